@@ -1,0 +1,1 @@
+"""data_prep: raw multilingual text -> clean corpus -> tokenizer -> packed Megatron datasets."""

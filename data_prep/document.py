@@ -1,0 +1,30 @@
+"""The Document record (the documents contract in DESIGN.md)."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+
+@dataclass(slots=True)
+class Document:
+    id: str
+    text: str
+    lang: str | None = None
+    source: str | None = None
+    url: str | None = None
+    meta: dict[str, Any] = field(default_factory=dict)
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_json(cls, obj: dict[str, Any]) -> Document:
+        return cls(
+            id=obj["id"],
+            text=obj["text"],
+            lang=obj.get("lang"),
+            source=obj.get("source"),
+            url=obj.get("url"),
+            meta=dict(obj.get("meta") or {}),
+        )

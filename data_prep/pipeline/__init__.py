@@ -1,0 +1,1 @@
+"""Pipeline model: steps are generators over documents; executors run them over shards."""

@@ -1,0 +1,1 @@
+"""Training backends (DeepSpeed, megatron-core) behind one interface: see `base.TrainBackend`."""

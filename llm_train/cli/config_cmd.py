@@ -1,0 +1,100 @@
+"""`llm-train config show|validate|diff`."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from typing import Any
+
+from llm_train.config import load_config
+from llm_train.config.loader import load_resolved_file
+from llm_train.errors import ConfigError
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="llm-train config", description="Show, validate and diff configs.")
+    sub = parser.add_subparsers(dest="action", required=True)
+    show = sub.add_parser("show", help="print the resolved YAML and its sha256")
+    show.add_argument("config", help="experiment YAML (or a run dir)")
+    show.add_argument("overrides", nargs="*", help="key.path=value overrides")
+    show.add_argument("--cluster", help="cluster profile name or file (replaces the experiment's)")
+    show.add_argument("--sources", action="store_true", help="also print which file set each key")
+    val = sub.add_parser("validate", help="check files; non-zero exit on any error")
+    val.add_argument("configs", nargs="+", help="experiment YAML files")
+    val.add_argument("--cluster", help="cluster profile to validate against")
+    diff = sub.add_parser("diff", help="keys whose resolved values differ between A and B")
+    diff.add_argument("a", help="config file or run dir")
+    diff.add_argument("b", help="config file or run dir")
+    return parser
+
+
+def main(argv: list[str]) -> int:
+    args = build_parser().parse_args(argv)
+    return {"show": _show, "validate": _validate, "diff": _diff}[args.action](args)
+
+
+def _show(args: argparse.Namespace) -> int:
+    resolved = load_config(args.config, args.overrides, cluster=args.cluster)
+    sys.stdout.write(resolved.yaml)
+    print(f"# sha256: {resolved.sha256}")
+    if args.sources:
+        for key in sorted(resolved.provenance):
+            print(f"# {key}: {resolved.provenance[key]}")
+    return 0
+
+
+def _validate(args: argparse.Namespace) -> int:
+    failed = 0
+    for path in args.configs:
+        try:
+            resolved = load_config(path, cluster=args.cluster)
+        except ConfigError as exc:
+            failed += 1
+            print(f"FAIL {path}", file=sys.stderr)
+            for problem in exc.problems:
+                print(f"  {problem.render()}", file=sys.stderr)
+        else:
+            print(f"ok   {path}  sha256:{resolved.sha256[:12]}")
+    print(f"{len(args.configs) - failed} valid, {failed} invalid")
+    return 1 if failed else 0
+
+
+def _load_any(path: str) -> dict[str, Any]:
+    p = Path(path)
+    if p.is_dir():
+        return load_resolved_file(p)
+    return load_config(p).config.model_dump(mode="json")
+
+
+def flatten(data: Any, prefix: str = "") -> dict[str, Any]:
+    if isinstance(data, dict) and data:
+        out: dict[str, Any] = {}
+        for key, value in data.items():
+            out.update(flatten(value, f"{prefix}{key}."))
+        return out
+    return {prefix.rstrip("."): data}
+
+
+def diff_configs(a: dict[str, Any], b: dict[str, Any]) -> list[tuple[str, Any, Any]]:
+    fa, fb = flatten(a), flatten(b)
+    missing = object()
+    rows = []
+    for key in sorted(set(fa) | set(fb)):
+        va, vb = fa.get(key, missing), fb.get(key, missing)
+        if va != vb:
+            rows.append((key, None if va is missing else va, None if vb is missing else vb))
+    return rows
+
+
+def _diff(args: argparse.Namespace) -> int:
+    rows = diff_configs(_load_any(args.a), _load_any(args.b))
+    if not rows:
+        print("no differences")
+        return 0
+    width = max(len(k) for k, _, _ in rows)
+    print(f"{'key':<{width}}  {args.a}  ->  {args.b}")
+    for key, va, vb in rows:
+        print(f"{key:<{width}}  {va!r}  ->  {vb!r}")
+    print(f"{len(rows)} keys differ")
+    return 0

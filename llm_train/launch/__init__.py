@@ -1,0 +1,1 @@
+"""Process launch: distributed environment detection and local/Slurm launchers."""
