@@ -1,2 +1,3 @@
 """llm_train."""
+
 __version__ = "0.1.0"

@@ -35,7 +35,7 @@ def _train(cfg: ExperimentConfig) -> Iterator[Problem]:
         yield "train.seq_length", t.seq_length, f"<= model.max_seq_len ({cfg.model.max_seq_len})"
     if t.min_lr > t.lr:
         yield "train.min_lr", t.min_lr, f"<= train.lr ({t.lr})"
-    if t.global_batch_size % t.micro_batch_size:
+    if cfg.parallel.dp == "auto" and t.global_batch_size % t.micro_batch_size:
         yield (
             "train.global_batch_size",
             t.global_batch_size,

@@ -56,7 +56,9 @@ def read_yaml(path: Path) -> dict[str, Any]:
     if data is None:
         return {}
     if not isinstance(data, dict):
-        raise ConfigError([ConfigProblem(str(path), None, "expected a mapping at the top level", type(data).__name__)])
+        raise ConfigError(
+            [ConfigProblem(str(path), None, "expected a mapping at the top level", type(data).__name__)]
+        )
     return data
 
 
@@ -176,7 +178,11 @@ class Composer:
                 return []
             return [(self._group_file(group, str(choice), str(path)), group)]
         raise ConfigError(
-            [ConfigProblem(str(path), key, "expected 'group/name.yaml' or a one-key mapping {group: name}", entry)]
+            [
+                ConfigProblem(
+                    str(path), key, "expected 'group/name.yaml' or a one-key mapping {group: name}", entry
+                )
+            ]
         )
 
     def _group_file(self, group: str, choice: str, origin: str) -> Path:
@@ -187,6 +193,10 @@ class Composer:
         if not target.exists():
             known = sorted(p.stem for p in (self.root / group).glob("*.yaml"))
             raise ConfigError(
-                [ConfigProblem(origin, group, f"no {group} config named {choice!r}; known: {', '.join(known)}")]
+                [
+                    ConfigProblem(
+                        origin, group, f"no {group} config named {choice!r}; known: {', '.join(known)}"
+                    )
+                ]
             )
         return target

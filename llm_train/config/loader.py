@@ -92,10 +92,13 @@ def _data_path(loc: tuple, data: Any) -> list[str]:
     keys: list[str] = []
     node = data
     for part in loc:
-        if isinstance(node, dict) and part in node:
-            keys.append(str(part))
-            node = node[part]
-        elif isinstance(node, list) and isinstance(part, int) and part < len(node):
+        if (
+            isinstance(node, dict)
+            and part in node
+            or isinstance(node, list)
+            and isinstance(part, int)
+            and part < len(node)
+        ):
             keys.append(str(part))
             node = node[part]
         else:

@@ -21,7 +21,11 @@ def parse_override(text: str) -> tuple[str, Any]:
     key = key.strip()
     if not sep or not _KEY.match(key):
         raise ConfigError(
-            [ConfigProblem(OVERRIDE_SOURCE, None, "overrides look like key.path=value (e.g. train.lr=1e-3)", text)]
+            [
+                ConfigProblem(
+                    OVERRIDE_SOURCE, None, "overrides look like key.path=value (e.g. train.lr=1e-3)", text
+                )
+            ]
         )
     # YAML parsing gives ints, floats, bools, null and [lists]; the schema then coerces
     # (e.g. "1e-3", which YAML 1.1 reads as a string, becomes a float for a float field).
@@ -74,9 +78,11 @@ def interpolate_env(data: Any, prov: Provenance, path: str = "", environ: dict |
 
 def source_of(prov: Provenance, key: str) -> str:
     """The file that set `key`, or its nearest ancestor that was set explicitly."""
+    if key in prov:
+        return prov[key]
     parts = key.split(".")
-    for n in range(len(parts), 0, -1):
+    for n in range(len(parts) - 1, 0, -1):
         source = prov.get(".".join(parts[:n]))
         if source:
-            return source
+            return f"{source} (default value, not set in the file)"
     return "<schema default>"

@@ -108,7 +108,9 @@ def _from_slurm(env: Mapping[str, str]) -> DistEnv:
         raise LaunchError(f"cannot parse SLURM_JOB_NODELIST: {exc}") from None
     world = _int(env, "SLURM_STEP_NUM_TASKS", _int(env, "SLURM_NTASKS", 1))
     num_nodes = _int(env, "SLURM_STEP_NUM_NODES", _int(env, "SLURM_NNODES", max(1, len(hosts))))
-    local_world = _int(env, "SLURM_NTASKS_PER_NODE", _int(env, "SLURM_STEP_TASKS_PER_NODE", max(1, world // num_nodes)))
+    local_world = _int(
+        env, "SLURM_NTASKS_PER_NODE", _int(env, "SLURM_STEP_TASKS_PER_NODE", max(1, world // num_nodes))
+    )
     master = env.get("MASTER_ADDR") or (hosts[0] if hosts else "127.0.0.1")
     return DistEnv(
         rank=_int(env, "SLURM_PROCID"),

@@ -8,7 +8,18 @@
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
+CHECK_ONLY=0
+for arg in "$@"; do
+    case "$arg" in
+        # --check: exit 0 if the cluster runs healthy with the current settings, 1 if not; changes nothing.
+        --check) CHECK_ONLY=1 ;;
+        -h | --help) sed -n '2,7p' "$0"; exit 0 ;;
+        *) die "unknown argument '$arg' (expected --check)" ;;
+    esac
+done
+
 t0=$(now_ms)
+if ((CHECK_ONLY)) && [[ ! -d "$STATE/pids" ]]; then exit 1; fi
 [[ $EUID == 0 ]] || die "start.sh must run as root (it installs packages and starts daemons)"
 for v in SETTING_ACCOUNTING SETTING_NODES SETTING_CPUS SETTING_GPUS SETTING_CTLD_PORT \
     SETTING_DBD_PORT SETTING_DB_PORT SETTING_SLURMD_PORT_BASE; do
@@ -157,6 +168,12 @@ all_alive() {
 RENDER="$STATE/run/render"
 rm -rf "$RENDER" && mkdir -p "$RENDER"
 render_configs "$RENDER"
+if ((CHECK_ONLY)); then
+    rc=0
+    configs_unchanged "$RENDER" && all_alive || rc=1
+    rm -rf "$RENDER"
+    exit "$rc"
+fi
 if configs_unchanged "$RENDER" && all_alive; then
     rm -rf "$RENDER"
     log "already running and healthy ($(elapsed_s "$t0") s); . $STATE/env.sh"

@@ -1,0 +1,1 @@
+"""Entry points of the data_prep subcommands (`llm-train prep`, `tokenizer`, `pack`)."""

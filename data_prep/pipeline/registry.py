@@ -1,0 +1,3 @@
+from llm_train.utils.registry import Registry
+
+STEPS = Registry("step")

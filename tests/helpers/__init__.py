@@ -1,0 +1,1 @@
+"""Helpers shared by the test suite (fixtures that build real files from the sample corpus)."""
