@@ -7,6 +7,8 @@ from pathlib import Path
 
 import pytest
 
+pytest_plugins = ["tests.slurm_cluster"]
+
 REPO = Path(__file__).resolve().parents[1]
 CONFIGS = REPO / "configs"
 

@@ -67,7 +67,13 @@ class SlurmCluster:
 
     def run(self, *cmd: str, check: bool = True, timeout: float = 30, **kw) -> subprocess.CompletedProcess:
         return subprocess.run(
-            list(cmd), check=check, capture_output=True, text=True, timeout=timeout, env={**os.environ, **self.env}, **kw
+            list(cmd),
+            check=check,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            env={**os.environ, **self.env},
+            **kw,
         )
 
     def sbatch(self, script_path: str | os.PathLike, *args: str) -> str:

@@ -23,6 +23,7 @@ file lists are sorted, document ids are a hash of package + path + chunk index, 
 carries no timestamp. Downloaded ``.deb`` files and their unpacked trees are kept in a cache
 directory (default ``data/.deb-cache``) and reused on the next run.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -32,7 +33,6 @@ import gzip
 import hashlib
 import html
 import html.parser
-import io
 import json
 import os
 import re
@@ -41,15 +41,49 @@ import subprocess
 import sys
 import time
 import xml.etree.ElementTree as ET
+import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
 # The 24 official EU languages (ISO 639-1).
-EU_LANGS = ("bg cs da de el en es et fi fr ga hr hu it lt lv mt nl pl pt ro sk sl sv").split()
+EU_LANGS = [
+    "bg",
+    "cs",
+    "da",
+    "de",
+    "el",
+    "en",
+    "es",
+    "et",
+    "fi",
+    "fr",
+    "ga",
+    "hr",
+    "hu",
+    "it",
+    "lt",
+    "lv",
+    "mt",
+    "nl",
+    "pl",
+    "pt",
+    "ro",
+    "sk",
+    "sl",
+    "sv",
+]
 
 # Kinds of content we know how to extract.
-MAN, LOHELP, GIMP, MALLARD, DOCBOOK_HTML, FORTUNE, GETTEXT = (
-    "man", "libreoffice-help", "gimp-help", "mallard", "docbook-html", "fortune", "gettext")
+MAN, LOHELP, GIMP, MALLARD, DOCBOOK_HTML, FORTUNE, GETTEXT, MOZILLA = (
+    "man",
+    "libreoffice-help",
+    "gimp-help",
+    "mallard",
+    "docbook-html",
+    "fortune",
+    "gettext",
+    "mozilla-l10n",
+)
 
 
 @dataclass(frozen=True)
@@ -59,42 +93,81 @@ class Source:
     lang: str | None = None  # declared language if the package holds one language
 
 
-def _sources(langs_kinds: dict[str, list[str]], kind: str, fmt: str) -> list[Source]:
-    return [Source(fmt.format(lang), kind, lang) for lang in langs_kinds]
-
-
 # Which packages each size uses. "lang" is the declared language of single-language packages;
 # multi-language packages (gnome-user-docs, installation-guide) get it from the path.
-LOHELP_LANGS = "cs da de el en-gb es et fi fr hu it nl pl pt sl sv".split()
-MAN_LANGS = "cs da de el es fi fr hu it nl pl ro sv".split()
-FORTUNE_PKGS = {"fortunes-bg": "bg", "fortunes-cs": "cs", "fortunes-de": "de",
-                "fortunes-es": "es", "fortunes-ga": "ga", "fortunes-it": "it",
-                "fortunes-pl": "pl", "fortunes": "en"}
-L10N_LANGS = "bg et ga hr lt lv ro sk sl".split()  # language packs: UI strings for langs short of docs
-GIMP_LANGS_BENCH = "hr lt ro sl".split()
+LOHELP_LANGS = [
+    "cs",
+    "da",
+    "de",
+    "el",
+    "en-gb",
+    "es",
+    "et",
+    "fi",
+    "fr",
+    "hu",
+    "it",
+    "nl",
+    "pl",
+    "pt",
+    "sl",
+    "sv",
+]
+MAN_LANGS = ["cs", "da", "de", "el", "es", "fi", "fr", "hu", "it", "nl", "pl", "ro", "sv"]
+FORTUNE_PKGS = {
+    "fortunes-bg": "bg",
+    "fortunes-cs": "cs",
+    "fortunes-de": "de",
+    "fortunes-es": "es",
+    "fortunes-ga": "ga",
+    "fortunes-it": "it",
+    "fortunes-pl": "pl",
+    "fortunes": "en",
+}
+L10N_LANGS = [
+    "bg",
+    "et",
+    "ga",
+    "hr",
+    "lt",
+    "lv",
+    "ro",
+    "sk",
+    "sl",
+]  # language packs: UI strings for langs short of docs
+GIMP_LANGS_BENCH = ["hr", "lt", "ro", "sl"]
+# Firefox/Thunderbird language packs (Fluent .ftl and .properties UI strings)
+MOZ_SAMPLE = {"firefox-esr-l10n-ga-ie": "ga", "firefox-esr-l10n-sk": "sk"}
+MOZ_BENCH = {
+    **{f"firefox-esr-l10n-{lg}": lg for lg in ["bg", "et", "hr", "lt", "lv", "ro", "sk", "sl"]},
+    "firefox-esr-l10n-ga-ie": "ga",
+    **{f"thunderbird-l10n-{lg}": lg for lg in ["bg", "et", "hr", "lt", "lv", "ro", "sk", "sl"]},
+}
 
 SAMPLE_SOURCES: list[Source] = (
-    [Source(f"libreoffice-help-{l}", LOHELP, "en" if l == "en-gb" else l) for l in LOHELP_LANGS]
+    [Source(f"libreoffice-help-{lg}", LOHELP, "en" if lg == "en-gb" else lg) for lg in LOHELP_LANGS]
     + [Source("manpages", MAN, "en")]
-    + [Source(f"manpages-{l}", MAN, l) for l in MAN_LANGS]
-    + [Source(p, FORTUNE, l) for p, l in sorted(FORTUNE_PKGS.items())]
+    + [Source(f"manpages-{lg}", MAN, lg) for lg in MAN_LANGS]
+    + [Source(p, FORTUNE, lg) for p, lg in sorted(FORTUNE_PKGS.items())]
     + [Source("gnome-user-docs", MALLARD), Source("installation-guide-amd64", DOCBOOK_HTML)]
-    + [Source(f"libreoffice-l10n-{l}", GETTEXT, l) for l in L10N_LANGS]
+    + [Source(f"libreoffice-l10n-{lg}", GETTEXT, lg) for lg in L10N_LANGS]
+    + [Source(p, MOZILLA, lg) for p, lg in sorted(MOZ_SAMPLE.items())]
 )
 BENCH_SOURCES: list[Source] = (
     SAMPLE_SOURCES
-    + [Source(f"gimp-help-{l}", GIMP, l) for l in GIMP_LANGS_BENCH]
-    + [Source(f"debian-reference-{l}", DOCBOOK_HTML, l) for l in ("de", "en", "es", "fr", "it", "pt")]
-    + [Source(f"debian-faq-{l}", DOCBOOK_HTML, l) for l in ("de", "fr", "it", "nl", "pt")]
-    + [Source(f"maint-guide-{l}", DOCBOOK_HTML, l) for l in ("de", "es", "fr", "it")]
+    + [Source(p, MOZILLA, lg) for p, lg in sorted(MOZ_BENCH.items()) if p not in MOZ_SAMPLE]
+    + [Source(f"gimp-help-{lg}", GIMP, lg) for lg in GIMP_LANGS_BENCH]
+    + [Source(f"debian-reference-{lg}", DOCBOOK_HTML, lg) for lg in ("de", "en", "es", "fr", "it", "pt")]
+    + [Source(f"debian-faq-{lg}", DOCBOOK_HTML, lg) for lg in ("de", "fr", "it", "nl", "pt")]
+    + [Source(f"maint-guide-{lg}", DOCBOOK_HTML, lg) for lg in ("de", "es", "fr", "it")]
 )
 
 # Text budget per (package, declared language), in bytes of extracted text. Files are picked in
 # a stable pseudo-random order (hash of the path) until the budget is spent, so a budget gives
 # a varied subset rather than the first N files alphabetically.
-BUDGET = {"sample": 100_000, "bench": 3_500_000}
-MAX_DOC_CHARS = 30_000     # longer pages are split into chunks at paragraph breaks
-SMALL_DOC_CHARS = 3_000    # fortunes and UI strings are grouped into documents of about this size
+BUDGET = {"sample": 100_000, "bench": 5_000_000}
+MAX_DOC_CHARS = 30_000  # longer pages are split into chunks at paragraph breaks
+SMALL_DOC_CHARS = 3_000  # fortunes and UI strings are grouped into documents of about this size
 
 
 # ----------------------------------------------------------------------------- packages
@@ -117,13 +190,14 @@ def download(cache: Path, package: str, offline: bool) -> Path | None:
     if shutil.which("apt-get") is None:
         log(f"  ! {package}: apt-get not found; skipped")
         return None
-    proc = subprocess.run(["apt-get", "download", "-q", package], cwd=cache,
-                          capture_output=True, text=True)
+    proc = subprocess.run(["apt-get", "download", "-q", package], cwd=cache, capture_output=True, text=True)
     deb = find_deb(cache, package)
     if proc.returncode != 0 or deb is None:
         msg = (proc.stderr.strip().splitlines() or ["unknown error"])[-1]
-        log(f"  ! {package}: apt-get download failed ({msg}); skipped "
-            "(run 'apt-get update' first if the package lists are empty)")
+        log(
+            f"  ! {package}: apt-get download failed ({msg}); skipped "
+            "(run 'apt-get update' first if the package lists are empty)"
+        )
         return None
     return deb
 
@@ -141,12 +215,23 @@ def unpack(cache: Path, deb: Path) -> Path:
 
 
 def deb_field(deb: Path, name: str) -> str:
-    return subprocess.run(["dpkg-deb", "-f", str(deb), name], capture_output=True,
-                          text=True, check=True).stdout.strip()
+    return subprocess.run(
+        ["dpkg-deb", "-f", str(deb), name], capture_output=True, text=True, check=True
+    ).stdout.strip()
 
 
-_KNOWN_LICENSES = ["GPL-3", "GPL-2", "GPL", "LGPL", "GFDL", "MPL-2.0", "MIT", "BSD",
-                   "Apache", "public domain", "Artistic", "CC-BY-SA", "FDL"]
+# For copyright files that are not machine-readable (DEP-5): phrases that name a licence.
+_LICENCE_PHRASES = [
+    (r"GNU (Library|Lesser) General Public License", "LGPL"),
+    (r"GNU General Public License|GNU GPL\b", "GPL"),
+    (r"GNU Free Documentation License", "GFDL"),
+    (r"Mozilla Public License", "MPL"),
+    (r"Apache License", "Apache"),
+    (r"Creative Commons", "CC"),
+    (r"\bBSD\b", "BSD"),
+    (r"\bMIT\b", "MIT"),
+    (r"(?i)public domain", "public domain"),
+]
 
 
 def licence_summary(root: Path, package: str) -> tuple[list[str], str]:
@@ -166,19 +251,57 @@ def licence_summary(root: Path, package: str) -> tuple[list[str], str]:
         name = m.group(1).strip()
         if name and name not in names:
             names.append(name)
-    if not names:
-        low = text.lower()
-        names = [n for n in _KNOWN_LICENSES if n.lower() in low]
+    if not names:  # free-text copyright file: name what it mentions
+        names = [name for pat, name in _LICENCE_PHRASES if re.search(pat, text)]
+        names = [f"{n} (free-text copyright)" for n in dict.fromkeys(names)]
     return names, str(copyright_file.relative_to(root))
 
 
 # ----------------------------------------------------------------------------- extraction
 class _HTMLText(html.parser.HTMLParser):
-    SKIP = {"script", "style", "noscript", "head", "header", "nav", "aside", "footer",
-            "button", "select", "template", "svg"}
-    BLOCK = {"p", "div", "br", "li", "ul", "ol", "dl", "dt", "dd", "tr", "table", "pre",
-             "h1", "h2", "h3", "h4", "h5", "h6", "section", "article", "blockquote",
-             "title", "hr", "td", "th", "caption", "figcaption"}
+    SKIP = {
+        "script",
+        "style",
+        "noscript",
+        "head",
+        "header",
+        "nav",
+        "aside",
+        "footer",
+        "button",
+        "select",
+        "template",
+        "svg",
+    }
+    BLOCK = {
+        "p",
+        "div",
+        "br",
+        "li",
+        "ul",
+        "ol",
+        "dl",
+        "dt",
+        "dd",
+        "tr",
+        "table",
+        "pre",
+        "h1",
+        "h2",
+        "h3",
+        "h4",
+        "h5",
+        "h6",
+        "section",
+        "article",
+        "blockquote",
+        "title",
+        "hr",
+        "td",
+        "th",
+        "caption",
+        "figcaption",
+    }
 
     def __init__(self) -> None:
         super().__init__(convert_charrefs=True)
@@ -272,7 +395,10 @@ def render_man(path: Path) -> str:
         return strip_roff(data.decode("utf-8", errors="replace"))
     proc = subprocess.run(
         ["groff", "-k", "-Tutf8", "-mandoc", "-P-cbou", "-rLL=78n", "-rHY=0"],
-        input=data, capture_output=True, env={**os.environ, "LC_ALL": "C.UTF-8"})
+        input=data,
+        capture_output=True,
+        env={**os.environ, "LC_ALL": "C.UTF-8"},
+    )
     text = proc.stdout.decode("utf-8", errors="replace")
     # collapse the extra spaces of justified lines, keep the indentation
     text = "\n".join(re.sub(r"(?<=\S) {2,}(?=\S)", " ", ln) for ln in text.split("\n"))
@@ -323,6 +449,25 @@ def read_mo(path: Path) -> list[str]:
     return out
 
 
+def read_mozilla_langpack(path: Path) -> list[str]:
+    """UI strings of a Firefox/Thunderbird language pack (.xpi: Fluent .ftl, .properties)."""
+    out: list[str] = []
+    with zipfile.ZipFile(path) as zf:
+        for name in sorted(zf.namelist()):
+            if not name.endswith((".ftl", ".properties")):
+                continue
+            for line in zf.read(name).decode("utf-8", errors="replace").splitlines():
+                if not line.strip() or line.lstrip().startswith(("#", "!")):
+                    continue
+                m = re.match(r"^\s*\.?-?[\w.@-]+\s*=\s*(.*)$", line)
+                val = m.group(1) if m else line.strip()
+                if m is None and (val[:1] in "[*}" or val.startswith("{")):
+                    continue  # Fluent selectors and variant syntax
+                if val.strip():
+                    out.append(val.strip())
+    return out
+
+
 def group(items: list[str], size: int, sep: str) -> list[str]:
     chunks, cur, n = [], [], 0
     for it in items:
@@ -356,9 +501,9 @@ def base_lang(code: str) -> str:
 
 @dataclass
 class Item:
-    relpath: str      # path inside the package (the document url)
-    lang: str         # declared language
-    path: Path        # file on disk
+    relpath: str  # path inside the package (the document url)
+    lang: str  # declared language
+    path: Path  # file on disk
 
 
 def list_items(src: Source, root: Path) -> list[Item]:
@@ -382,13 +527,13 @@ def list_items(src: Source, root: Path) -> list[Item]:
     elif src.kind == MALLARD:
         for p in (root / "usr/share/help").glob("*/*/*.page"):
             add(p, norm_lang(p.parts[-3]))
-    elif src.kind == DOCBOOK_HTML:
+    elif src.kind == DOCBOOK_HTML and src.lang is not None:
+        for p in (root / "usr/share").rglob("*.html"):
+            add(p, src.lang)
+    elif src.kind == DOCBOOK_HTML:  # multi-language doc: usr/share/doc/<pkg>/<lang>/...
         for p in (root / "usr/share/doc").rglob("*.html"):
             rel = p.relative_to(root / "usr/share/doc").parts
-            lang = src.lang
-            if lang is None:  # multi-language doc: usr/share/doc/<pkg>/<lang>/...
-                lang = norm_lang(rel[1]) if len(rel) > 2 else "en"
-            add(p, lang)
+            add(p, norm_lang(rel[1]) if len(rel) > 2 else "en")
     elif src.kind == FORTUNE:
         for p in (root / "usr/share/games/fortunes").rglob("*"):
             if p.suffix in (".dat", ".u8") or p.name.endswith(".dat"):
@@ -396,6 +541,9 @@ def list_items(src: Source, root: Path) -> list[Item]:
             add(p, src.lang)
     elif src.kind == GETTEXT:
         for p in root.rglob("*.mo"):
+            add(p, src.lang)
+    elif src.kind == MOZILLA:
+        for p in root.rglob("*.xpi"):
             add(p, src.lang)
     items.sort(key=lambda it: it.relpath)
     return items
@@ -418,6 +566,8 @@ def extract(src: Source, item: Item) -> list[str]:
         return group(split_fortunes(text), SMALL_DOC_CHARS, "\n\n")
     if src.kind == GETTEXT:
         return group(read_mo(item.path), SMALL_DOC_CHARS, "\n")
+    if src.kind == MOZILLA:
+        return group(read_mozilla_langpack(item.path), SMALL_DOC_CHARS, "\n")
     raise ValueError(src.kind)
 
 
@@ -439,8 +589,9 @@ class PackageResult:
     docs: list[dict] = field(default_factory=list)
 
 
-def build_package(src: Source, deb: Path, cache: Path, budget: int, langs: set[str],
-                  pool: concurrent.futures.Executor) -> PackageResult:
+def build_package(
+    src: Source, deb: Path, cache: Path, budget: int, langs: set[str], pool: concurrent.futures.Executor
+) -> PackageResult:
     root = unpack(cache, deb)
     version = deb_field(deb, "Version")
     lic, cpath = licence_summary(root, src.package)
@@ -456,8 +607,8 @@ def build_package(src: Source, deb: Path, cache: Path, budget: int, langs: set[s
         # extract in batches (groff is a subprocess per page) until the budget is spent
         batch = 32
         for start in range(0, len(order), batch):
-            part = order[start:start + batch]
-            for it, texts in zip(part, pool.map(lambda i: extract(src, i), part)):
+            part = order[start : start + batch]
+            for it, texts in zip(part, pool.map(lambda i: extract(src, i), part), strict=True):
                 kept = []
                 for t in texts:  # grouped files (fortunes, .mo) can be large: cut by chunk
                     if t.strip() and spent < budget:
@@ -473,14 +624,15 @@ def build_package(src: Source, deb: Path, cache: Path, budget: int, langs: set[s
         for it, texts in chosen:
             chunks = [c for t in texts for c in split_long(t)]
             for n, chunk in enumerate(chunks):
-                res.docs.append({
-                    "id": doc_id(src.package, it.relpath, n),
-                    "text": chunk,
-                    "source": src.package,
-                    "url": it.relpath if len(chunks) == 1 else f"{it.relpath}#{n}",
-                    "meta": {"package_version": version, "declared_lang": lang,
-                             "kind": src.kind},
-                })
+                res.docs.append(
+                    {
+                        "id": doc_id(src.package, it.relpath, n),
+                        "text": chunk,
+                        "source": src.package,
+                        "url": it.relpath if len(chunks) == 1 else f"{it.relpath}#{n}",
+                        "meta": {"package_version": version, "declared_lang": lang, "kind": src.kind},
+                    }
+                )
     return res
 
 
@@ -489,10 +641,12 @@ def write_jsonl(path: Path, docs: list[dict], compress: bool) -> int:
     raw = data.encode("utf-8")
     tmp = path.with_name(path.name + ".tmp")
     if compress:
-        with open(tmp, "wb") as fh:
-            # mtime=0 and no file name: byte-identical output on every run
-            with gzip.GzipFile(filename="", mode="wb", fileobj=fh, mtime=0, compresslevel=9) as gz:
-                gz.write(raw)
+        # mtime=0 and no file name: byte-identical output on every run
+        with (
+            open(tmp, "wb") as fh,
+            gzip.GzipFile(filename="", mode="wb", fileobj=fh, mtime=0, compresslevel=9) as gz,
+        ):
+            gz.write(raw)
     else:
         tmp.write_bytes(raw)
     tmp.replace(path)
@@ -515,8 +669,7 @@ def write_licenses(out: Path, results: list[PackageResult], size: str, missing: 
     ]
     for r in sorted(results, key=lambda r: r.package):
         lic = ", ".join(r.licences) if r.licences else "see copyright file"
-        lines.append(f"| {r.package} | {r.version} | {lic} | {r.copyright_path or '-'} | "
-                     f"{len(r.docs)} |")
+        lines.append(f"| {r.package} | {r.version} | {lic} | {r.copyright_path or '-'} | {len(r.docs)} |")
     if missing:
         lines += ["", "Packages requested but not available (skipped): " + ", ".join(missing)]
     lines.append("")
@@ -545,8 +698,11 @@ def write_html_sample(out: Path, cache: Path, offline: bool) -> int:
         return 0
     common = None
     for root in roots.values():
-        rel = {p.relative_to(root).as_posix() for p in root.rglob("*.html")
-               if 6_000 <= p.stat().st_size <= 16_000 and p.parts[-2] != "05"}
+        rel = {
+            p.relative_to(root).as_posix()
+            for p in root.rglob("*.html")
+            if 6_000 <= p.stat().st_size <= 16_000 and p.parts[-2] != "05"
+        }
         common = rel if common is None else common & rel
     pick = sorted(common, key=lambda r: hashlib.sha1(r.encode()).hexdigest())[:HTML_SAMPLE_PAGES]
     dest = out / "html"
@@ -566,10 +722,34 @@ def write_html_sample(out: Path, cache: Path, offline: bool) -> int:
 
 # heliport answers ISO 639-3 (some macro-language codes); map the EU ones to ISO 639-1.
 HELIPORT_TO_ISO1 = {
-    "bul": "bg", "ces": "cs", "dan": "da", "deu": "de", "ell": "el", "eng": "en", "spa": "es",
-    "est": "et", "ekk": "et", "fin": "fi", "fra": "fr", "gle": "ga", "hrv": "hr", "hbs": "hr",
-    "hun": "hu", "ita": "it", "lit": "lt", "lav": "lv", "lvs": "lv", "mlt": "mt", "nld": "nl",
-    "pol": "pl", "por": "pt", "ron": "ro", "slk": "sk", "slv": "sl", "swe": "sv"}
+    "bul": "bg",
+    "ces": "cs",
+    "dan": "da",
+    "deu": "de",
+    "ell": "el",
+    "eng": "en",
+    "spa": "es",
+    "est": "et",
+    "ekk": "et",
+    "fin": "fi",
+    "fra": "fr",
+    "gle": "ga",
+    "hrv": "hr",
+    "hbs": "hr",
+    "hun": "hu",
+    "ita": "it",
+    "lit": "lt",
+    "lav": "lv",
+    "lvs": "lv",
+    "mlt": "mt",
+    "nld": "nl",
+    "pol": "pl",
+    "por": "pt",
+    "ron": "ro",
+    "slk": "sk",
+    "slv": "sl",
+    "swe": "sv",
+}
 
 
 def langid_report(results: list[PackageResult]) -> None:
@@ -588,32 +768,57 @@ def langid_report(results: list[PackageResult]) -> None:
             a = agree.setdefault(dl, [0, 0])
             a[0] += got == dl
             a[1] += 1
-    log("heliport agrees with the declared language: " + " ".join(
-        f"{k}={a[0] / a[1]:.0%}" for k, a in sorted(agree.items())))
+    log(
+        "heliport agrees with the declared language: "
+        + " ".join(f"{k}={a[0] / a[1]:.0%}" for k, a in sorted(agree.items()))
+    )
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
-                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap = argparse.ArgumentParser(
+        description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     ap.add_argument("--size", choices=["sample", "bench"], default="sample")
-    ap.add_argument("--output", type=Path, default=None,
-                    help="output directory (default data/sample or data/bench)")
-    ap.add_argument("--cache", type=Path, default=Path("data/.deb-cache"),
-                    help="where downloaded .deb files and their unpacked trees are kept")
-    ap.add_argument("--budget", type=int, default=None,
-                    help="bytes of text per (package, declared language); default by --size")
-    ap.add_argument("--compress", choices=["gz", "none"], default=None,
-                    help="gzip the jsonl files (default: gz for sample, none for bench)")
-    ap.add_argument("--langs", default=",".join(EU_LANGS),
-                    help="declared languages to keep (ISO 639-1, comma separated)")
-    ap.add_argument("--packages", default=None,
-                    help="only these packages (comma separated) of the chosen size")
+    ap.add_argument(
+        "--output", type=Path, default=None, help="output directory (default data/sample or data/bench)"
+    )
+    ap.add_argument(
+        "--cache",
+        type=Path,
+        default=Path("data/.deb-cache"),
+        help="where downloaded .deb files and their unpacked trees are kept",
+    )
+    ap.add_argument(
+        "--budget",
+        type=int,
+        default=None,
+        help="bytes of text per (package, declared language); default by --size",
+    )
+    ap.add_argument(
+        "--compress",
+        choices=["gz", "none"],
+        default=None,
+        help="gzip the jsonl files (default: gz for sample, none for bench)",
+    )
+    ap.add_argument(
+        "--langs", default=",".join(EU_LANGS), help="declared languages to keep (ISO 639-1, comma separated)"
+    )
+    ap.add_argument(
+        "--packages", default=None, help="only these packages (comma separated) of the chosen size"
+    )
     ap.add_argument("--offline", action="store_true", help="never call apt-get; use the cache")
     ap.add_argument("--jobs", type=int, default=os.cpu_count() or 2)
-    ap.add_argument("--html", choices=["yes", "no"], default=None,
-                    help="also copy raw LibreOffice help HTML to OUTPUT/html (default: sample only)")
-    ap.add_argument("--langid-report", action="store_true",
-                    help="print how often heliport agrees with the declared language")
+    ap.add_argument(
+        "--html",
+        choices=["yes", "no"],
+        default=None,
+        help="also copy raw LibreOffice help HTML to OUTPUT/html (default: sample only)",
+    )
+    ap.add_argument(
+        "--langid-report",
+        action="store_true",
+        help="print how often heliport agrees with the declared language",
+    )
     args = ap.parse_args(argv)
 
     t0 = time.time()
@@ -653,8 +858,10 @@ def main(argv: list[str] | None = None) -> int:
                 lg = base_lang(d["meta"]["declared_lang"])
                 lang_bytes[lg] = lang_bytes.get(lg, 0) + len(d["text"].encode())
             results.append(res)
-            log(f"[{i}/{len(sources)}] {src.package} {res.version}: {len(res.docs)} docs, "
-                f"{n / 1e6:.2f} MB ({time.time() - t0:.0f}s)")
+            log(
+                f"[{i}/{len(sources)}] {src.package} {res.version}: {len(res.docs)} docs, "
+                f"{n / 1e6:.2f} MB ({time.time() - t0:.0f}s)"
+            )
     if (args.html or ("yes" if args.size == "sample" and not args.packages else "no")) == "yes":
         write_html_sample(out, cache, args.offline)
     write_licenses(out, results, args.size, missing)
@@ -663,9 +870,11 @@ def main(argv: list[str] | None = None) -> int:
     ndocs = sum(len(r.docs) for r in results)
     per_lang = " ".join(f"{k}={v / 1e6:.2f}" for k, v in sorted(lang_bytes.items()))
     log(f"text MB per declared language: {per_lang}")
-    print(f"built {len(results)} files, {ndocs} docs, {total_bytes / 1e6:.1f} MB of jsonl, "
-          f"{len(lang_bytes)} declared languages ({','.join(sorted(lang_bytes))}) "
-          f"in {out} in {time.time() - t0:.0f}s")
+    print(
+        f"built {len(results)} files, {ndocs} docs, {total_bytes / 1e6:.1f} MB of jsonl, "
+        f"{len(lang_bytes)} declared languages ({','.join(sorted(lang_bytes))}) "
+        f"in {out} in {time.time() - t0:.0f}s"
+    )
     return 0
 
 

@@ -72,13 +72,20 @@ stop_daemons() {
 
 # Job step daemons of this cluster outlive slurmd if a job was still running; they carry
 # our SLURM_CONF in their environment, which identifies them exactly.
+descendants() {
+    local c
+    for c in $(pgrep -P "$1" 2>/dev/null || true); do descendants "$c"; echo "$c"; done
+}
 stop_orphan_stepds() {
-    local p env
+    local p env tree
     for p in $(pgrep -x slurmstepd 2>/dev/null || true); do
         env="$(tr '\0' '\n' < "/proc/$p/environ" 2>/dev/null || true)"
         if grep -qxF "SLURM_CONF=$SLURM_CONF" <<<"$env"; then
-            log "killing leftover slurmstepd (pid $p)"
-            kill -KILL "$p" 2>/dev/null || true
+            # The job's own processes hang below the step daemon (proctrack/linuxproc).
+            tree="$(descendants "$p" | tr '\n' ' ')"
+            log "killing leftover slurmstepd (pid $p) and its processes ${tree:-(none)}"
+            # shellcheck disable=SC2086
+            kill -KILL $tree "$p" 2>/dev/null || true
         fi
     done
 }

@@ -7,6 +7,7 @@
     from tests.helpers.warc import sample_html_pages, write_warc
     write_warc(tmp_path / "sample.warc.gz", sample_html_pages())
 """
+
 from __future__ import annotations
 
 from email.utils import formatdate
@@ -19,8 +20,9 @@ SAMPLE_HTML_DIR = REPO_ROOT / "data" / "sample" / "html"
 HELP_URL_BASE = "https://help.libreoffice.org/7.4/"
 
 
-def write_warc(path, records, gzip: bool = True, *, date: str = "2024-01-01T00:00:00Z",
-               warcinfo: bool = True) -> Path:
+def write_warc(
+    path, records, gzip: bool = True, *, date: str = "2024-01-01T00:00:00Z", warcinfo: bool = True
+) -> Path:
     """Write ``records`` (a list of ``(url, html_bytes)``) as WARC response records.
 
     Each record carries an HTTP/1.1 200 response with ``Content-Type: text/html;
@@ -38,8 +40,8 @@ def write_warc(path, records, gzip: bool = True, *, date: str = "2024-01-01T00:0
         writer = WARCWriter(fh, gzip=gzip)
         if warcinfo:
             info = writer.create_warcinfo_record(
-                path.name, {"software": "llm-train tests/helpers/warc.py",
-                            "format": "WARC File Format 1.0"})
+                path.name, {"software": "llm-train tests/helpers/warc.py", "format": "WARC File Format 1.0"}
+            )
             info.rec_headers.replace_header("WARC-Date", date)
             writer.write_record(info)
         for url, body in records:
@@ -47,13 +49,21 @@ def write_warc(path, records, gzip: bool = True, *, date: str = "2024-01-01T00:0
                 body = body.encode("utf-8")
             http_headers = StatusAndHeaders(
                 "200 OK",
-                [("Content-Type", "text/html; charset=utf-8"),
-                 ("Content-Length", str(len(body))),
-                 ("Date", http_date)],
-                protocol="HTTP/1.1")
-            rec = writer.create_warc_record(url, "response", payload=BytesIO(body),
-                                            length=len(body), http_headers=http_headers,
-                                            warc_headers_dict={"WARC-Date": date})
+                [
+                    ("Content-Type", "text/html; charset=utf-8"),
+                    ("Content-Length", str(len(body))),
+                    ("Date", http_date),
+                ],
+                protocol="HTTP/1.1",
+            )
+            rec = writer.create_warc_record(
+                url,
+                "response",
+                payload=BytesIO(body),
+                length=len(body),
+                http_headers=http_headers,
+                warc_headers_dict={"WARC-Date": date},
+            )
             writer.write_record(rec)
     return path
 
@@ -66,8 +76,7 @@ def read_warc(path) -> list[tuple[str, bytes]]:
     with open(path, "rb") as fh:
         for rec in ArchiveIterator(fh):
             if rec.rec_type == "response":
-                out.append((rec.rec_headers.get_header("WARC-Target-URI"),
-                            rec.content_stream().read()))
+                out.append((rec.rec_headers.get_header("WARC-Target-URI"), rec.content_stream().read()))
     return out
 
 
