@@ -51,5 +51,8 @@ class BaseFilter(PipelineStep):
                 self.count_out(doc)
                 yield doc
             else:
+                nbytes = len(doc.text.encode("utf-8"))
                 self.stats.update("docs_dropped", 1, doc.lang)
+                self.stats.update("bytes_dropped", nbytes, doc.lang)
                 self.stats.update(f"dropped.{reason}", 1, doc.lang)
+                self.stats.update(f"dropped_bytes.{reason}", nbytes, doc.lang)
