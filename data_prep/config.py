@@ -74,6 +74,9 @@ class SlurmSection(Section):
     setup: list[str] = []
     # Extra `#SBATCH` options, without the prefix (e.g. `--constraint=cpu`).
     extra: list[str] = []
+    # Run each array task's rendered script here, one after the other, instead of submitting it:
+    # checks a script on a login node, or runs the Slurm layout where no Slurm exists.
+    run_locally: bool = False
 
 
 class ExecutorSection(Section):

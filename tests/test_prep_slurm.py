@@ -81,7 +81,15 @@ def test_slurm_executor_runs_array_tasks_and_matches_local(tmp_path, monkeypatch
     slurm_out = tmp_path / "slurm"
     assert (
         prep_main(
-            [*base, "--output", str(slurm_out), "--executor", "slurm", "executor.slurm.shards_per_task=2"]
+            [
+                *base,
+                "--output",
+                str(slurm_out),
+                "--executor",
+                "slurm",
+                "executor.slurm.shards_per_task=2",
+                "executor.slurm.run_locally=true",
+            ]
         )
         == 0
     )

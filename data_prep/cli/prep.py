@@ -77,7 +77,11 @@ def cli_values(args: argparse.Namespace) -> dict:
 def make_executor(resolved) -> Executor:
     ex = resolved.config.executor
     if ex.kind == "slurm":
-        return SlurmExecutor(ex.slurm, job_name=resolved.config.name)
+        # Imported here: the Slurm layer is only needed when submitting.
+        from llm_train.slurm.prep import ArraySubmitter
+
+        submit = None if ex.slurm.run_locally else ArraySubmitter()
+        return SlurmExecutor(ex.slurm, job_name=resolved.config.name, submit=submit)
     return LocalExecutor(ex.workers)
 
 

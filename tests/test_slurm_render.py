@@ -1,0 +1,275 @@
+"""sbatch rendering: snapshots per cluster profile, validation before submission, time parsing,
+site detection. Pure functions only; nothing here talks to Slurm."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from llm_train.cli.main import main as cli
+from llm_train.config import load_config
+from llm_train.errors import ConfigError
+from llm_train.slurm.build import SubmitOptions, build_job
+from llm_train.slurm.render import render
+from llm_train.slurm.sites import detect_site
+from llm_train.slurm.timefmt import format_time, parse_time
+
+REPO = Path(__file__).resolve().parents[1]
+CONFIGS = REPO / "configs"
+SNAPSHOTS = REPO / "tests" / "snapshots" / "sbatch"
+EXPERIMENT = CONFIGS / "experiments" / "demo-cpu.yaml"
+RUN_DIR = Path("/scratch/runs/demo-cpu/run-1")
+SLURM_PROFILES = sorted(
+    p.stem for p in (CONFIGS / "cluster").glob("*.yaml") if "scheduler: slurm" in p.read_text()
+)
+# Set LLM_TRAIN_UPDATE_SNAPSHOTS=1 to rewrite the reference scripts after an intended change.
+UPDATE = os.environ.get("LLM_TRAIN_UPDATE_SNAPSHOTS") == "1"
+
+
+@pytest.fixture(autouse=True)
+def accounts(monkeypatch):
+    for var in ("BUDGET_ACCOUNTS", "SBATCH_ACCOUNT", "LLM_TRAIN_ACCOUNT"):
+        monkeypatch.setenv(var, "proj-demo")
+
+
+def resolved(cluster: str, *overrides: str):
+    return load_config(
+        EXPERIMENT, ["parallel.dp=auto", "runs_dir=/scratch/runs", *overrides], cluster=cluster
+    )
+
+
+def job_for(cluster: str, kind: str = "train", opts: SubmitOptions = SubmitOptions(), *overrides: str):
+    command = {
+        "train": ["llm-train", "train", f"{RUN_DIR}/config.yaml", "--run-id", "run-1"],
+        "eval": ["llm-train", "eval", str(RUN_DIR)],
+        "generic": ["llm-train", "prep", "--input", "raw/*.jsonl.zst", "--output", "work/clean"],
+    }[kind]
+    return build_job(
+        resolved(cluster, *overrides), kind, command, RUN_DIR, opts, workdir=Path("/scratch/work")
+    )
+
+
+def check_snapshot(name: str, text: str) -> None:
+    path = SNAPSHOTS / name
+    if UPDATE or not path.exists():
+        if not UPDATE:
+            pytest.fail(f"no reference script {path}; run with LLM_TRAIN_UPDATE_SNAPSHOTS=1 and review it")
+        path.write_text(text)
+    assert text == path.read_text(), f"{name} changed; review and update with LLM_TRAIN_UPDATE_SNAPSHOTS=1"
+
+
+def test_real_site_profiles_are_covered():
+    expected = {"juwels-booster", "jureca-dc", "jupiter", "lumi-g", "leonardo-booster", "marenostrum5-acc"}
+    assert expected <= set(SLURM_PROFILES)
+    assert {"local-slurm", "template"} <= set(SLURM_PROFILES)
+
+
+@pytest.mark.parametrize("cluster", SLURM_PROFILES)
+def test_train_script_snapshot_per_profile(cluster):
+    text = render(job_for(cluster))
+    check_snapshot(f"train-{cluster}.sbatch", text)
+    # A script a user can submit by hand: valid bash.
+    subprocess.run(["bash", "-n"], input=text, text=True, check=True)
+
+
+@pytest.mark.parametrize("kind", ["eval", "generic"])
+def test_other_kinds_snapshot(kind):
+    text = render(job_for("juwels-booster", kind))
+    check_snapshot(f"{kind}-juwels-booster.sbatch", text)
+    subprocess.run(["bash", "-n"], input=text, text=True, check=True)
+
+
+def test_flags_override_the_profile():
+    opts = SubmitOptions(
+        account="other",
+        partition="develbooster",
+        qos="normal",
+        reservation="maint",
+        time="30",
+        nodes=2,
+        gpus_per_node=2,
+        cpus_per_task=8,
+        mem="64G",
+        constraint="largedata",
+        exclusive=False,
+        mail_type="END,FAIL",
+        mail_user="me@example.org",
+        sbatch=("--hint=nomultithread",),
+    )
+    lines = [
+        line
+        for line in render(job_for("juwels-booster", "train", opts)).splitlines()
+        if line.startswith("#SBATCH")
+    ]
+    for expected in (
+        "--account=other",
+        "--partition=develbooster",
+        "--qos=normal",
+        "--reservation=maint",
+        "--time=30",
+        "--nodes=2",
+        "--ntasks-per-node=2",
+        "--gres=gpu:2",
+        "--cpus-per-task=8",
+        "--mem=64G",
+        "--constraint=largedata",
+        "--mail-type=END,FAIL",
+        "--mail-user=me@example.org",
+        "--hint=nomultithread",
+    ):
+        assert f"#SBATCH {expected}" in lines
+    assert "#SBATCH --exclusive" not in lines
+
+
+def test_render_is_pure():
+    job = job_for("lumi-g")
+    assert render(job) == render(job)
+
+
+@pytest.mark.parametrize(
+    ("cluster", "opts", "overrides", "message"),
+    [
+        (
+            "juwels-booster",
+            SubmitOptions(time="25:00:00"),
+            (),
+            "above the maximum of partition 'booster' (24:00:00)",
+        ),
+        ("juwels-booster", SubmitOptions(partition="develbooster", nodes=5), (), "at most 4 nodes"),
+        (
+            "juwels-booster",
+            SubmitOptions(gpus_per_node=8),
+            (),
+            "8 GPUs per node, but partition 'booster' has 4",
+        ),
+        ("juwels-booster", SubmitOptions(partition="gpu"), (), "no partition 'gpu'"),
+        ("juwels-booster", SubmitOptions(time="banana"), (), "not a Slurm time"),
+        ("juwels-booster", SubmitOptions(time="5:00"), (), "longer than the profile's signal lead"),
+        ("juwels-booster", SubmitOptions(sbatch=("--output=x",)), (), "does not already set"),
+        ("juwels-booster", SubmitOptions(sbatch=("hint=nomultithread",)), (), "expected '--option[=value]'"),
+        ("lumi-g", SubmitOptions(), ("cluster.software.container.image=null",), "needs an image"),
+        ("local-slurm", SubmitOptions(nodes=1), ("parallel.dp=2",), "the job has 1 node(s) x 1 task(s) = 1"),
+        ("local", SubmitOptions(), (), "has no Slurm"),
+    ],
+)
+def test_bad_input_fails_before_submission(cluster, opts, overrides, message):
+    with pytest.raises(ConfigError) as err:
+        job_for(cluster, "train", opts, *overrides)
+    assert message in str(err.value)
+
+
+def test_missing_account_names_the_variable(monkeypatch):
+    monkeypatch.delenv("BUDGET_ACCOUNTS")
+    with pytest.raises(
+        ConfigError, match=r"requires a compute account: pass --account or export BUDGET_ACCOUNTS"
+    ):
+        job_for("juwels-booster")
+
+
+def test_cli_dry_run_prints_script_and_writes_nothing(tmp_path, capsys, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    code = cli(
+        [
+            "submit",
+            str(EXPERIMENT),
+            "--cluster",
+            "local-slurm",
+            "--dry-run",
+            "-t",
+            "20",
+            f"runs_dir={tmp_path}/runs",
+        ]
+    )
+    out = capsys.readouterr().out
+    assert code == 0
+    assert out.startswith("#!/bin/bash\n#SBATCH --job-name=demo-cpu-train\n#SBATCH --nodes=2\n")
+    assert "#SBATCH --signal=B:USR1@60" in out and "srun --kill-on-bad-exit=1 " in out
+    assert not (tmp_path / "runs").exists()
+
+
+def test_cli_bad_input_exits_with_reason(tmp_path, capsys):
+    code = cli(["submit", str(EXPERIMENT), "--cluster", "nosuchsite", "--dry-run"])
+    assert code == 2 and "no cluster config named 'nosuchsite'" in capsys.readouterr().err
+    code = cli(
+        [
+            "submit",
+            str(EXPERIMENT),
+            "--cluster",
+            "local-slurm",
+            "-p",
+            "short",
+            "-t",
+            "2:00:00",
+            f"runs_dir={tmp_path}",
+        ]
+    )
+    assert code == 2 and "above the maximum of partition 'short' (00:30:00)" in capsys.readouterr().err
+    assert not any(tmp_path.iterdir())
+
+
+def test_cli_chain_dry_run_orders_stages():
+    code = cli(
+        [
+            "submit",
+            str(EXPERIMENT),
+            "--cluster",
+            "local-slurm",
+            "--dry-run",
+            "--chain",
+            "train,eval",
+            "-t",
+            "10",
+        ]
+    )
+    assert code == 0
+    bad = cli(["submit", str(EXPERIMENT), "--cluster", "local-slurm", "--dry-run", "--chain", "eval,train"])
+    assert bad == 2
+    missing = cli(
+        ["submit", str(EXPERIMENT), "--cluster", "local-slurm", "--dry-run", "--chain", "prep,train"]
+    )
+    assert missing == 2
+
+
+@pytest.mark.parametrize(
+    ("text", "seconds"),
+    [
+        ("30", 1800),
+        ("1:30", 90),
+        ("01:00:00", 3600),
+        ("2-00:00:00", 172800),
+        ("1-12", 129600),
+        ("1-0:30", 88200),
+    ],
+)
+def test_parse_time(text, seconds):
+    assert parse_time(text) == seconds
+
+
+def test_parse_time_unlimited_and_format():
+    assert parse_time("INFINITE") is None and parse_time("UNLIMITED") is None
+    assert format_time(172800 + 3661) == "2-01:01:01" and format_time(59) == "00:00:59"
+    with pytest.raises(ValueError):
+        parse_time("1:2:3:4")
+
+
+@pytest.mark.parametrize(
+    ("hostname", "site"),
+    [
+        ("jwlogin07.juwels", "juwels-booster"),
+        ("uan01", "lumi-g"),
+        ("laptop", None),
+    ],
+)
+def test_detect_site(hostname, site):
+    assert detect_site(CONFIGS, hostname) == site
+
+
+def test_detect_site_refuses_ambiguous_patterns(tmp_path):
+    (tmp_path / "cluster").mkdir()
+    for name in ("a", "b"):
+        (tmp_path / "cluster" / f"{name}.yaml").write_text('hostname_patterns: ["^login"]\n')
+    with pytest.raises(ValueError, match="several cluster profiles: a, b"):
+        detect_site(tmp_path, "login1")
