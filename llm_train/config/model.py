@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
 from pydantic import Field, PositiveInt
 
 from llm_train.config.base import Section
@@ -18,6 +20,9 @@ class ModelConfig(Section):
     # Grouped-query attention: None means multi-head (kv heads == heads).
     num_kv_heads: PositiveInt | None = None
     ffn_hidden_size: PositiveInt = 2048
+    # The trained models are SwiGLU; "gelu" (two-matrix MLP) describes published GPT-style
+    # models (BLOOM, Falcon) for `plan` only.
+    mlp: Literal["swiglu", "gelu"] = "swiglu"
     norm_eps: float = Field(1e-5, gt=0)
     rope_theta: float = Field(10000.0, gt=0)
     max_seq_len: PositiveInt = 2048

@@ -32,7 +32,8 @@ def param_counts(m: ModelConfig, padded_vocab: bool = True) -> ParamCounts:
     vocab = m.padded_vocab_size if padded_vocab else m.vocab_size
     h, kv_dim = m.hidden_size, m.kv_heads * m.head_dim
     attention = h * h + 2 * h * kv_dim + h * h  # q, k, v, o; Llama has no biases
-    mlp = 3 * h * m.ffn_hidden_size  # SwiGLU: gate, up, down
+    # SwiGLU: gate, up, down; GELU: up, down.
+    mlp = (3 if m.mlp == "swiglu" else 2) * h * m.ffn_hidden_size
     norms = 2 * h
     per_layer = attention + mlp + norms
     return ParamCounts(
