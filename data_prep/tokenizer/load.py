@@ -82,7 +82,9 @@ def load_tokenizer(directory: str | Path) -> TokenizerInfo:
     tok_path = root / TOKENIZER_FILE
     if not tok_path.is_file():
         present = ", ".join(sorted(p.name for p in root.iterdir())) or "nothing"
-        raise DataError(f"{root}: missing {TOKENIZER_FILE} (found: {present}); train one with `llm-train tokenizer`")
+        raise DataError(
+            f"{root}: missing {TOKENIZER_FILE} (found: {present}); train one with `llm-train tokenizer`"
+        )
     raw = tok_path.read_bytes()
     try:
         tok = Tokenizer.from_str(raw.decode("utf-8"))
@@ -105,7 +107,9 @@ def load_tokenizer(directory: str | Path) -> TokenizerInfo:
         eod, bos, pad = meta["eod_id"], meta.get("bos_id"), meta.get("pad_id")
         eos_token = meta.get("eod_token")
         if eos_token is not None and tok.token_to_id(eos_token) != eod:
-            raise DataError(f"{meta_path}: eod_token {eos_token!r} has id {tok.token_to_id(eos_token)}, not {eod}")
+            raise DataError(
+                f"{meta_path}: eod_token {eos_token!r} has id {tok.token_to_id(eos_token)}, not {eod}"
+            )
     elif config_path.is_file():
         config = _read_json(config_path)
         if config.get("eos_token") is None:
@@ -114,7 +118,9 @@ def load_tokenizer(directory: str | Path) -> TokenizerInfo:
         bos = _token_id(tok, config.get("bos_token"), "bos", config_path)
         pad = _token_id(tok, config.get("pad_token"), "pad", config_path)
     else:
-        raise DataError(f"{root}: missing {METADATA_FILE} and {CONFIG_FILE}; cannot tell the end-of-document id")
+        raise DataError(
+            f"{root}: missing {METADATA_FILE} and {CONFIG_FILE}; cannot tell the end-of-document id"
+        )
     if not 0 <= eod < vocab:
         raise DataError(f"{root}: eod id {eod} outside the vocabulary (size {vocab})")
     return TokenizerInfo(root, tok, vocab, eod, bos, pad, hashlib.sha256(raw).hexdigest())
