@@ -171,11 +171,13 @@ def measure_ours(corpus: Path, tok: Path, out: Path, workers: int) -> dict:
     return result
 
 
-def measure_datatrove(corpus: Path, tok: Path, out: Path, workers: int, text_bytes: int) -> dict:
+def measure_datatrove(
+    corpus: Path, tok: Path, out: Path, workers: int, text_bytes: int, python: str = sys.executable
+) -> dict:
     shutil.rmtree(out, ignore_errors=True)
     env = dict(os.environ, TOKENIZERS_PARALLELISM="false", RAYON_NUM_THREADS="1")
     cmd = [
-        sys.executable,
+        python,
         __file__,
         "--datatrove-child",
         "--dt-corpus",
@@ -216,6 +218,8 @@ def main() -> None:
         help="also pack a corpus of this many MB (docs repeated) for peak RSS",
     )
     p.add_argument("--no-datatrove", action="store_true")
+    # datatrove 0.10 pins huggingface-hub>=1.6, which transformers<5 refuses: it lives in its own venv.
+    p.add_argument("--datatrove-python", default=sys.executable, help="python of a venv with datatrove 0.10")
     p.add_argument("--json", type=Path, help="write all measurements here")
     p.add_argument("--datatrove-child", action="store_true", help=argparse.SUPPRESS)
     p.add_argument("--dt-corpus", help=argparse.SUPPRESS)
@@ -266,7 +270,9 @@ def main() -> None:
         )
         if not args.no_datatrove:
             load = os.getloadavg()[0]
-            dt = measure_datatrove(corpus, tok, args.work / f"datatrove-w{w}", w, ours["text_bytes"])
+            dt = measure_datatrove(
+                corpus, tok, args.work / f"datatrove-w{w}", w, ours["text_bytes"], args.datatrove_python
+            )
             results["runs"].append(
                 {"tool": "datatrove", "workers": w, "load_before": load, **dt, **rates(dt, w)}
             )
