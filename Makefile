@@ -43,7 +43,7 @@ BENCH_VENV ?= .venv-bench
 $(BENCH_VENV)/.installed:
 	@test -x $(BENCH_VENV)/bin/python || $(PYTHON) -m venv $(BENCH_VENV)
 	$(BENCH_VENV)/bin/pip install -q 'datatrove[processing]>=0.10,<0.11' orjson spacy heliport rensa \
-		zstandard phonenumbers pydantic pyyaml xxhash
+		zstandard phonenumbers pydantic pyyaml xxhash psutil
 	@touch $@
 
 bench: setup $(BENCH_VENV)/.installed

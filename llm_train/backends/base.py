@@ -7,6 +7,7 @@ optimizer step and gets back numbers. DeepSpeed and megatron-core implement this
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -30,6 +31,10 @@ class StepResult:
 
 class TrainBackend(ABC):
     name: str = "base"
+    # Set by the trainer (loss-spike policy): called on every rank with the step's global mean loss
+    # after backward and before the update; True skips the update like `skip_step`. Additive hook:
+    # a backend that cannot decide this late may ignore it (bad losses are then only counted).
+    skip_predicate: Callable[[float], bool] | None = None
 
     def __init__(self, cfg: ExperimentConfig, dist: DistEnv):
         self.cfg = cfg
