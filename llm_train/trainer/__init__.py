@@ -1,0 +1,1 @@
+"""The pretraining loop and its components (schedule, spike policy, signals, callbacks)."""

@@ -1,0 +1,181 @@
+"""The training loop: build, resume, then step -> log -> validate -> checkpoint until done.
+
+Everything backend-specific is behind `TrainBackend`; everything optional is a callback.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import time
+from pathlib import Path
+
+import torch
+
+from llm_train.backends import build_backend
+from llm_train.checkpoint import CheckpointManager
+from llm_train.config.loader import ResolvedConfig
+from llm_train.data.loader import PackedData
+from llm_train.data.mixture import load_mixture
+from llm_train.errors import ConfigError, ConfigProblem, TrainingInterrupted
+from llm_train.launch.dist_env import DistEnv
+from llm_train.trainer.callbacks import Callback
+from llm_train.trainer.exit_codes import TrainingDiverged
+from llm_train.trainer.lr_schedule import total_steps
+from llm_train.trainer.signals import StopOnSignal
+from llm_train.trainer.spike import SpikePolicy
+from llm_train.trainer.throughput import ThroughputCallback
+from llm_train.trainer.tracking_callback import TrackingCallback
+
+log = logging.getLogger(__name__)
+
+
+class Trainer:
+    def __init__(
+        self, resolved: ResolvedConfig, run_dir: Path, dist: DistEnv, callbacks: list[Callback] = ()
+    ):
+        self.cfg, self.config_sha256 = resolved.config, resolved.sha256
+        if not self.cfg.data.mixture:
+            raise ConfigError([ConfigProblem(None, "data.mixture", "expected the path of a mixture.yaml")])
+        self.run_dir, self.dist = Path(run_dir), dist
+        self.total_steps = total_steps(self.cfg.train)
+        self.step = 0
+        self.spike = SpikePolicy(self.cfg.train.spike)
+        self.stop = StopOnSignal()
+        self.callbacks = [TrackingCallback(), ThroughputCallback(), *callbacks]
+        self.backend = build_backend(self.cfg, dist)
+
+    def state_dict(self) -> dict:
+        return {"step": self.step}
+
+    def load_state_dict(self, state: dict) -> None:
+        self.step = int(state["step"])
+
+    def setup(self) -> None:
+        cfg = self.cfg
+        self.backend.build(self.total_steps)
+        self.backend.skip_predicate = self.spike.is_bad
+        self.device = (
+            torch.device("cuda", torch.cuda.current_device())
+            if torch.cuda.is_available()
+            else torch.device("cpu")
+        )
+        data = PackedData(cfg, load_mixture(cfg.data.mixture), self.run_dir / "data_index")
+        self.batches = data.train(self.total_steps, self.backend.dp_rank, self.backend.dp_size)
+        self.valid_sets = (
+            data.valid(self.backend.dp_rank, self.backend.dp_size) if cfg.train.eval_every else []
+        )
+        stateful = {"trainer": self, "data": self.batches, "spike": self.spike}
+        stateful.update({cb.name: cb for cb in self.callbacks})
+        meta = {"config_sha256": self.config_sha256}
+        self.checkpointer = CheckpointManager(
+            self.run_dir, cfg.checkpoint, self.backend, self.dist, stateful, meta
+        )
+
+    def fit(self) -> None:
+        self.stop.install()
+        try:
+            self.setup()
+            self._hook("pre_train")
+            self._resume()
+            while self.step < self.total_steps:
+                self._train_step()
+                if self.spike.rollback_due:
+                    self._rollback()
+                    continue
+                stop = self.stop.should_stop(self.device)
+                every = self.cfg.train.eval_every
+                if every and self.step % every == 0:
+                    self.validate()
+                if self._checkpoint_due() or (stop and self.cfg.checkpoint.save_on_signal):
+                    self._save()
+                if stop:
+                    self.event("interrupted", signal=self.stop.received)
+                    raise TrainingInterrupted(
+                        f"stopped on a signal after step {self.step}; requeue to resume"
+                    )
+            if self.cfg.checkpoint.save_final and self.checkpointer.last_saved_step != self.step:
+                self._save(final=True)
+            self.event("finished")
+        except BaseException as exc:
+            self._hook("on_error", exc)
+            raise
+        finally:
+            self._hook("close")
+            self.stop.uninstall()
+            self.backend.close()
+
+    def _train_step(self) -> None:
+        self._hook("pre_step", self.step)
+        t0 = time.perf_counter()
+        micro_batches = self.batches.next_step()
+        result = self.backend.train_step(micro_batches)
+        self.step += 1
+        metrics = {
+            "loss": result.loss,
+            "grad_norm": result.grad_norm,
+            "lr": result.lr,
+            "skipped": float(result.skipped),
+            "step_time_s": time.perf_counter() - t0,
+            "consumed_samples": float(self.batches.consumed_samples),
+        }
+        self.spike.observe(self.step, result.loss, result.skipped)
+        if result.skipped:
+            self.event(
+                "skip", loss=result.loss, grad_norm=result.grad_norm, bad_steps=len(self.spike.bad_steps)
+            )
+        self._hook("post_step", self.step, result, metrics)
+        if self.step % self.cfg.train.log_every == 0 or self.step == self.total_steps or result.skipped:
+            self._hook("log_metrics", self.step, metrics, {"subset": "train"})
+
+    @torch.no_grad()
+    def validate(self) -> None:
+        for vs in self.valid_sets:
+            nll, count = 0.0, 0
+            for micro_batches in vs.batches:
+                s, n = self.backend.eval_loss(micro_batches)
+                nll, count = nll + s, count + n
+            metrics = {"loss": nll / max(count, 1)}
+            if vs.num_bytes:
+                metrics["bpb"] = nll / math.log(2) / vs.num_bytes
+            context = {"subset": "valid"} if vs.name == "all" else {"subset": "valid", "lang": vs.name}
+            self._hook("log_metrics", self.step, metrics, context)
+
+    def _checkpoint_due(self) -> bool:
+        every = self.cfg.checkpoint.every_steps
+        return bool(every) and self.step % every == 0
+
+    def _save(self, final: bool = False) -> None:
+        path = self.checkpointer.save(self.step, final=final)
+        self._hook("post_checkpoint_saved", self.step, path)
+
+    def _resume(self) -> None:
+        resume = self.cfg.train.resume
+        if resume == "never":
+            self.event("start")
+            return
+        loaded = self.checkpointer.load() if resume == "auto" else self.checkpointer.load(path=Path(resume))
+        self.event("resume" if loaded else "start", consumed_samples=self.batches.consumed_samples)
+
+    def _rollback(self) -> None:
+        position, rollbacks = self.batches.consumed_samples, self.spike.rollbacks + 1
+        bad_at = self.step
+        if rollbacks > self.cfg.train.spike.max_rollbacks:
+            raise TrainingDiverged(
+                f"{len(self.spike.bad_steps)} bad steps at step {bad_at} after {rollbacks - 1} rollbacks"
+            )
+        if not self.checkpointer.load():
+            raise TrainingDiverged(f"bad steps at step {bad_at} and no checkpoint to roll back to")
+        # Skip the data that led to the bad steps instead of replaying it.
+        self.batches.consumed_samples = position + self.cfg.train.spike.skip_samples_on_rollback
+        self.spike.after_rollback(rollbacks)
+        self.event(
+            "rollback", from_step=bad_at, rollbacks=rollbacks, consumed_samples=self.batches.consumed_samples
+        )
+
+    def event(self, name: str, **fields) -> None:
+        self._hook("log_event", self.step, name, fields)
+
+    def _hook(self, name: str, *args) -> None:
+        for cb in self.callbacks:
+            getattr(cb, name)(self, *args)
