@@ -204,3 +204,12 @@ def test_invalid_yaml_reports_line(tree: Path) -> None:
 def test_malformed_override(configs_root: Path) -> None:
     with pytest.raises(ConfigError, match="key.path=value"):
         load_config(configs_root / DEMO, ["train.lr"])
+
+
+def test_gelu_models_are_for_plan_only() -> None:
+    from llm_train.backends.hf_llama import llama_config
+    from llm_train.config.model import ModelConfig
+
+    with pytest.raises(ConfigError) as exc:
+        llama_config(ModelConfig(mlp="gelu"))
+    assert exc.value.problems[0].key == "model.mlp"

@@ -9,11 +9,13 @@ from __future__ import annotations
 import torch
 
 from llm_train.config.model import ModelConfig
+from llm_train.model.spec import require_buildable
 
 
 def llama_config(m: ModelConfig):
     from transformers import LlamaConfig
 
+    require_buildable(m)
     return LlamaConfig(
         vocab_size=m.padded_vocab_size,
         hidden_size=m.hidden_size,

@@ -9,6 +9,22 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from llm_train.config.model import ModelConfig
+from llm_train.errors import ConfigError, ConfigProblem
+
+
+def require_buildable(m: ModelConfig) -> None:
+    """Builders make Llama blocks only; other MLP kinds exist so `plan` can describe published models."""
+    if m.mlp != "swiglu":
+        raise ConfigError(
+            [
+                ConfigProblem(
+                    None,
+                    "model.mlp",
+                    "expected 'swiglu' to build or train a model ('gelu' is for plan only)",
+                    m.mlp,
+                )
+            ]
+        )
 
 
 @dataclass(frozen=True)
