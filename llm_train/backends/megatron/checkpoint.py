@@ -1,0 +1,121 @@
+"""Training state <-> megatron dist_checkpointing (torch_dist format, sharded by tensor, not by rank).
+
+Every weight and optimizer moment is stored as a global tensor cut into the shards the saving ranks
+held; a load asks for the shards the loading ranks hold. So a checkpoint loads into another
+TP / PP / VPP / DP layout ("resharding"):
+- model weights: any layout, any precision;
+- optimizer state: reshards across TP/PP/DP with the CPU (non-distributed) optimizer and with the
+  distributed optimizer saved as `fully_sharded_model_space` (what this module writes);
+- what cannot be resharded: the optimizer state between the distributed and the non-distributed
+  optimizer (they store different keys; load the model only, `model_only=True`, and start a fresh
+  optimizer), and any change of the model spec itself (shapes must match).
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import torch
+import torch.distributed as dist
+from megatron.core import dist_checkpointing
+from megatron.core.optimizer import MegatronOptimizer
+from megatron.core.optimizer_param_scheduler import OptimizerParamScheduler
+
+from llm_train.config.model import ModelConfig
+from llm_train.utils.atomic import atomic_write_json
+
+# Written next to megatron's own metadata.json: the model spec (also what the DeepSpeed backend's
+# checkpoints carry) so `llm-train export` needs nothing but the checkpoint directory.
+MODEL_CONFIG_FILE = "model_config.json"
+BACKEND_FILE = "llm_train_backend.json"
+# DistributedOptimizer.sharded_state_dict: the format that reshards over TP, PP and DP.
+OPTIMIZER_METADATA = {"distrib_optim_sharding_type": "fully_sharded_model_space"}
+
+
+def model_state(gpt_chunks: list[torch.nn.Module]) -> dict:
+    if len(gpt_chunks) == 1:
+        return {"model": gpt_chunks[0].sharded_state_dict()}
+    return {f"model{i}": chunk.sharded_state_dict() for i, chunk in enumerate(gpt_chunks)}
+
+
+def _full_state(gpt_chunks, optimizer: MegatronOptimizer, scheduler: OptimizerParamScheduler, loading: bool):
+    state = model_state(gpt_chunks)
+    # The optimizer maps its moments onto the model's sharded tensors (same keys + a prefix).
+    state["optimizer"] = optimizer.sharded_state_dict(
+        dict(state), is_loading=loading, metadata=OPTIMIZER_METADATA
+    )
+    state["scheduler"] = scheduler.state_dict()
+    return state
+
+
+def save(
+    directory: Path,
+    gpt_chunks: list[torch.nn.Module],
+    optimizer: MegatronOptimizer,
+    scheduler: OptimizerParamScheduler,
+    model_cfg: ModelConfig,
+    info: dict,
+) -> None:
+    directory = Path(directory)
+    if dist.get_rank() == 0:
+        directory.mkdir(parents=True, exist_ok=True)
+    dist.barrier()
+    state = _full_state(gpt_chunks, optimizer, scheduler, loading=False)
+    dist_checkpointing.save(state, str(directory))
+    if dist.get_rank() == 0:
+        atomic_write_json(directory / MODEL_CONFIG_FILE, model_cfg.model_dump(mode="json"))
+        atomic_write_json(directory / BACKEND_FILE, {"backend": "megatron", **info})
+    dist.barrier()
+
+
+def load(
+    directory: Path,
+    gpt_chunks: list[torch.nn.Module],
+    optimizer: MegatronOptimizer | None,
+    scheduler: OptimizerParamScheduler | None,
+) -> None:
+    """Load into this rank's shards; with `optimizer=None` only the model weights are read."""
+    if optimizer is None:
+        # Weights only: layers' `_extra_state` objects (empty for the local layers, FP8 metadata
+        # for TE) are not part of converted checkpoints.
+        state = _without_extra_state(model_state(gpt_chunks))
+    else:
+        state = _full_state(gpt_chunks, optimizer, scheduler, loading=True)
+    loaded = dist_checkpointing.load(state, str(directory))
+    names = ["model"] if len(gpt_chunks) == 1 else [f"model{i}" for i in range(len(gpt_chunks))]
+    for name, chunk in zip(names, gpt_chunks, strict=True):
+        result = chunk.load_state_dict(loaded[name], strict=optimizer is not None)
+        missing = [k for k in getattr(result, "missing_keys", []) if not k.endswith("_extra_state")]
+        if missing:
+            raise RuntimeError(f"checkpoint {directory} lacks weights: {missing}")
+    if optimizer is not None:
+        optimizer.load_state_dict(loaded["optimizer"])
+        scheduler.load_state_dict(loaded["scheduler"])
+
+
+def _without_extra_state(state: dict) -> dict:
+    return {
+        key: _without_extra_state(value) if isinstance(value, dict) else value
+        for key, value in state.items()
+        if not key.endswith("_extra_state")
+    }
+
+
+def is_megatron_checkpoint(directory: Path) -> bool:
+    meta = Path(directory) / "metadata.json"
+    if not meta.is_file():
+        return False
+    try:
+        return "sharded_backend" in json.loads(meta.read_text())
+    except (OSError, ValueError):
+        return False
+
+
+def is_model_only(directory: Path) -> bool:
+    """True for checkpoints holding weights only (written by `llm-train export --to megatron`)."""
+    f = Path(directory) / BACKEND_FILE
+    try:
+        return bool(json.loads(f.read_text()).get("model_only", False))
+    except (OSError, ValueError):
+        return False

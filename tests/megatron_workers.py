@@ -1,0 +1,184 @@
+"""Worker processes for the megatron backend tests: gloo on CPU, with the test-only CUDA shim.
+
+Each test spawns N processes running one `job_*` function; every rank writes its result as JSON
+to `<out>/rank<N>.json` and the test compares them.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import traceback
+from pathlib import Path
+
+import torch
+
+TINY_MODEL = {
+    "name": "tiny-test",
+    "vocab_size": 250,
+    "make_vocab_size_divisible_by": 64,
+    "hidden_size": 64,
+    "num_layers": 4,
+    "num_heads": 4,
+    "num_kv_heads": 2,
+    "ffn_hidden_size": 160,
+    "max_seq_len": 64,
+    "tie_embeddings": False,
+    "init_std": 0.02,
+}
+
+
+def make_config(parallel: dict | None = None, model: dict | None = None, train: dict | None = None):
+    from llm_train.config.schema import ExperimentConfig
+
+    return ExperimentConfig.model_validate(
+        {
+            "name": "megatron-test",
+            "model": {**TINY_MODEL, **(model or {})},
+            "train": {
+                "steps": 4,
+                "seq_length": 32,
+                "global_batch_size": 8,
+                "micro_batch_size": 2,
+                "precision": "fp32",
+                "lr": 1e-3,
+                "min_lr": 1e-4,
+                "warmup_steps": 1,
+                **(train or {}),
+            },
+            "parallel": {"backend": "megatron", **(parallel or {})},
+        }
+    )
+
+
+def global_batches(cfg, steps: int, seed: int = 0) -> list[list[dict]]:
+    """Fixed random token batches: per step, the global batch as micro batches of micro_batch_size."""
+    t, vocab = cfg.train, cfg.model.vocab_size
+    gen = torch.Generator().manual_seed(seed)
+    out = []
+    for _ in range(steps):
+        data = torch.randint(0, vocab, (t.global_batch_size, t.seq_length + 1), generator=gen)
+        mbs = []
+        for i in range(0, t.global_batch_size, t.micro_batch_size):
+            chunk = data[i : i + t.micro_batch_size]
+            mbs.append(
+                {
+                    "tokens": chunk[:, :-1].contiguous(),
+                    "labels": chunk[:, 1:].contiguous(),
+                    "loss_mask": torch.ones(chunk.shape[0], t.seq_length),
+                    "position_ids": torch.arange(t.seq_length).expand(chunk.shape[0], -1).contiguous(),
+                }
+            )
+        out.append(mbs)
+    return out
+
+
+def rank_slice(mbs: list[dict], dp_rank: int, dp_size: int) -> list[dict]:
+    """This DP rank's micro batches (contiguous split of the global batch)."""
+    per = len(mbs) // dp_size
+    return mbs[dp_rank * per : (dp_rank + 1) * per]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _entry(rank: int, world: int, port: int, job: str, kwargs: dict, out: str) -> None:
+    os.environ.update(
+        RANK=str(rank),
+        WORLD_SIZE=str(world),
+        LOCAL_RANK=str(rank),
+        LOCAL_WORLD_SIZE=str(world),
+        MASTER_ADDR="127.0.0.1",
+        MASTER_PORT=str(port),
+        OMP_NUM_THREADS="1",
+    )
+    torch.set_num_threads(1)
+    from tests import megatron_cpu_shim
+
+    megatron_cpu_shim.apply()
+    try:
+        result = globals()[job](**kwargs)
+    except Exception:
+        Path(out, f"rank{rank}.error").write_text(traceback.format_exc())
+        raise
+    Path(out, f"rank{rank}.json").write_text(json.dumps(result))
+
+
+def spawn(job: str, world: int, out: Path, **kwargs) -> list[dict]:
+    """Run `job(**kwargs)` on `world` gloo processes; returns each rank's result."""
+    import torch.multiprocessing as mp
+
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    try:
+        mp.spawn(_entry, args=(world, free_port(), job, kwargs, str(out)), nprocs=world, join=True)
+    except Exception as exc:
+        errors = "\n".join(p.read_text() for p in sorted(out.glob("rank*.error")))
+        raise AssertionError(f"{job} failed:\n{errors}") from exc
+    return [json.loads(Path(out, f"rank{r}.json").read_text()) for r in range(world)]
+
+
+def _backend(parallel: dict, model: dict | None = None, train: dict | None = None, steps: int = 4):
+    from llm_train.backends.megatron_backend import MegatronBackend
+    from llm_train.launch.dist_env import detect
+
+    cfg = make_config(parallel, model, train)
+    backend = MegatronBackend(cfg, detect())
+    backend.build(total_steps=steps)
+    return cfg, backend
+
+
+def job_train(
+    parallel: dict,
+    steps: int = 2,
+    model: dict | None = None,
+    train: dict | None = None,
+    load: str | None = None,
+    save: str | None = None,
+) -> dict:
+    """Optionally load a checkpoint, then eval loss on a fixed batch and `steps` train steps."""
+    cfg, backend = _backend(parallel, model, train, steps=max(steps, 1) + 2)
+    if load:
+        backend.load(Path(load))
+    batches = global_batches(cfg, steps + 1)
+    dp_rank, dp_size = backend.dp_rank, backend.dp_size
+    eval_sum, eval_tokens = backend.eval_loss(rank_slice(batches[0], dp_rank, dp_size))
+    results = []
+    for mbs in batches[1:]:
+        r = backend.train_step(rank_slice(mbs, dp_rank, dp_size))
+        results.append({"loss": r.loss, "grad_norm": r.grad_norm, "lr": r.lr, "skipped": r.skipped})
+    if save:
+        backend.save(Path(save))
+    out = {
+        "eval_loss": eval_sum / eval_tokens,
+        "eval_tokens": eval_tokens,
+        "steps": results,
+        "num_params": backend.num_params(),
+        "dp": [dp_rank, dp_size],
+    }
+    backend.close()
+    return out
+
+
+def job_logits(parallel: dict, load: str, out_file: str, model: dict | None = None) -> dict:
+    """Full-vocabulary logits of a loaded checkpoint on a fixed input (any TP, PP=1)."""
+    from megatron.core.tensor_parallel import gather_from_tensor_model_parallel_region
+
+    cfg, backend = _backend(parallel, model)
+    backend.load(Path(load))
+    gen = torch.Generator().manual_seed(7)
+    tokens = torch.randint(0, cfg.model.vocab_size, (2, cfg.train.seq_length), generator=gen)
+    position_ids = torch.arange(tokens.shape[1]).expand_as(tokens)
+    model_chunk = backend.gpt_chunks[0]
+    model_chunk.eval()
+    with torch.no_grad():
+        logits = model_chunk(input_ids=tokens, position_ids=position_ids, attention_mask=None)
+        logits = gather_from_tensor_model_parallel_region(logits)  # vocab-parallel -> full vocab
+    if torch.distributed.get_rank() == 0:
+        torch.save({"tokens": tokens, "logits": logits.float()}, out_file)
+    backend.close()
+    return {"shape": list(logits.shape)}
