@@ -38,3 +38,5 @@ class EvalConfig(Section):
     # Evaluate in the training loop every N steps (0 = only via `llm-train eval`).
     every_steps: NonNegativeInt = 0
     device: Literal["auto", "cpu", "cuda"] = "auto"
+    # Token before every scored text: "eod" (what precedes a document in packed data) or "bos".
+    bos_policy: Literal["eod", "bos"] = "eod"

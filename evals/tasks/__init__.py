@@ -1,0 +1,1 @@
+"""Multiple-choice tasks: the local JSONL format, loaders for public benchmark files, a generator."""
