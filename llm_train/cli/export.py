@@ -81,6 +81,10 @@ def export_hf(ckpt: Path, out: Path, tokenizer: Path | None, dtype: torch.dtype)
         from safetensors.torch import load_file
 
         tensors, kind = load_file(str(ckpt / "model.safetensors")), "deepspeed"  # already HF naming
+        # The trainer keeps the padded embedding rows; HF's vocab_size is the tokenizer's.
+        for name in ("model.embed_tokens.weight", "lm_head.weight"):
+            if name in tensors:
+                tensors[name] = tensors[name][: m.vocab_size].contiguous()
     else:
         raise LLMTrainError(f"{ckpt}: neither a megatron checkpoint (metadata.json) nor model.safetensors")
     write_hf_model(out, tensors, m, dtype)

@@ -25,6 +25,7 @@ from megatron.core.transformer.transformer_config import TransformerConfig
 from llm_train.backends.megatron.layout import Layout
 from llm_train.backends.megatron.norm import RMSNorm
 from llm_train.config.schema import ExperimentConfig
+from llm_train.model.spec import require_buildable
 
 DTYPES = {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}
 
@@ -39,6 +40,7 @@ def transformer_config(
     cfg: ExperimentConfig, layout: Layout, use_te: bool | None = None
 ) -> TransformerConfig:
     m, t, p = cfg.model, cfg.train, cfg.parallel
+    require_buildable(m)
     use_te = have_transformer_engine() if use_te is None else use_te
     on_cuda = torch.cuda.is_available()
     dtype = DTYPES[t.precision]
