@@ -89,6 +89,16 @@ class PlainLoop:
 
 def main() -> int:
     args = parse()
+    if args.backend == "megatron":
+        # GPU path: megatron-core's own schedules and optimizer, no plain-loop comparison (see
+        # benchmarks/megatron_step.py); run under torchrun/srun for more than one GPU.
+        sys.path.insert(0, str(Path(__file__).resolve().parent))
+        from megatron_step import main as megatron_main
+
+        extra = ["--peak-tflops", str(args.peak_tflops)] if args.peak_tflops else []
+        return megatron_main(
+            [args.config, *args.overrides, "--steps", str(args.steps), "--warmup", str(args.warmup), *extra]
+        )
     os.environ.setdefault("OMP_NUM_THREADS", str(args.threads))
     import torch
 
