@@ -97,7 +97,16 @@ def main() -> int:
 
         extra = ["--peak-tflops", str(args.peak_tflops)] if args.peak_tflops else []
         return megatron_main(
-            [args.config, *args.overrides, "--steps", str(args.steps), "--warmup", str(args.warmup), *extra]
+            [
+                args.config,
+                "parallel.dp=auto",
+                *args.overrides,
+                "--steps",
+                str(args.steps),
+                "--warmup",
+                str(args.warmup),
+                *extra,
+            ]
         )
     os.environ.setdefault("OMP_NUM_THREADS", str(args.threads))
     import torch
