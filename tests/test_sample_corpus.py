@@ -12,6 +12,8 @@ from pathlib import Path
 
 import pytest
 
+from data_prep.steps.langid import ISO3_TO_ISO1
+
 ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
@@ -24,36 +26,6 @@ EU_LANGS |= {"hu", "it", "lt", "lv", "mt", "nl", "pl", "pt", "ro", "sk", "sl", "
 MIN_LANGS = 12  # EU languages with at least MIN_LANG_BYTES of text
 MIN_LANG_BYTES = 100_000
 MAX_COMPRESSED = 8 * 1024 * 1024
-
-HELIPORT_TO_ISO1 = {
-    "bul": "bg",
-    "ces": "cs",
-    "dan": "da",
-    "deu": "de",
-    "ell": "el",
-    "eng": "en",
-    "spa": "es",
-    "est": "et",
-    "ekk": "et",
-    "fin": "fi",
-    "fra": "fr",
-    "gle": "ga",
-    "hrv": "hr",
-    "hbs": "hr",
-    "hun": "hu",
-    "ita": "it",
-    "lit": "lt",
-    "lav": "lv",
-    "lvs": "lv",
-    "mlt": "mt",
-    "nld": "nl",
-    "pol": "pl",
-    "por": "pt",
-    "ron": "ro",
-    "slk": "sk",
-    "slv": "sl",
-    "swe": "sv",
-}
 
 
 def sample_files() -> list[Path]:
@@ -141,7 +113,7 @@ def test_language_id_agrees_with_declared_language(docs):
     english_in_translations = 0
     for d in docs:
         lang = base(d["meta"]["declared_lang"])
-        got = HELIPORT_TO_ISO1.get(ident.identify(d["text"][:2000].replace("\n", " ")), "other")
+        got = ISO3_TO_ISO1.get(ident.identify(d["text"][:2000].replace("\n", " ")), "other")
         if got == lang:
             agreed_bytes[lang] += len(d["text"].encode("utf-8"))
             agreed_docs[lang] += 1

@@ -721,6 +721,7 @@ def write_html_sample(out: Path, cache: Path, offline: bool) -> int:
 
 
 # heliport answers ISO 639-3 (some macro-language codes); map the EU ones to ISO 639-1.
+# Mirrors data_prep.steps.langid.ISO3_TO_ISO1: this script runs with the standard library only.
 HELIPORT_TO_ISO1 = {
     "bul": "bg",
     "ces": "cs",
