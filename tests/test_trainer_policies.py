@@ -58,6 +58,8 @@ def test_sigterm_checkpoints_and_exits_with_the_requeue_code(tmp_path, mixture):
     assert (run_dir / "checkpoints" / f"step-{step}.ready.json").is_file()
     assert (run_dir / "checkpoints" / latest / "model.safetensors").is_file()
     assert [e for e in events(run_dir) if e["event"] == "interrupted"][0]["step"] == step
+    # The marker a Slurm script reads when srun reports a killed rank instead of 124.
+    assert json.loads((run_dir / "interrupted.json").read_text())["step"] == step
 
 
 NAN_SCRIPT = r"""

@@ -9,7 +9,7 @@ from pathlib import Path
 from llm_train.config.loader import ResolvedConfig
 from llm_train.errors import LaunchError
 from llm_train.launch.dist_env import DistEnv
-from llm_train.utils.atomic import atomic_write_text
+from llm_train.utils.atomic import atomic_write_json, atomic_write_text
 
 log = logging.getLogger(__name__)
 
@@ -42,3 +42,17 @@ def prepare_run_dir(resolved: ResolvedConfig, run_dir: Path) -> None:
         )
     atomic_write_text(run_dir / "config.yaml", resolved.yaml)
     atomic_write_text(run_dir / "config.sha256", resolved.sha256 + "\n")
+
+
+# Written by rank 0 when training stops on a signal after checkpointing, removed when training
+# starts. A launcher that cannot see every rank's exit code (srun --kill-on-bad-exit terminates the
+# other ranks as soon as the first one exits 124) reads it to tell "interrupted" from "crashed".
+INTERRUPTED_MARKER = "interrupted.json"
+
+
+def mark_interrupted(run_dir: Path, step: int, signal: int | None, job_id: str | None) -> None:
+    atomic_write_json(run_dir / INTERRUPTED_MARKER, {"step": step, "signal": signal, "job_id": job_id})
+
+
+def clear_interrupted(run_dir: Path) -> None:
+    (run_dir / INTERRUPTED_MARKER).unlink(missing_ok=True)

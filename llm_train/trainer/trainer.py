@@ -22,6 +22,7 @@ from llm_train.launch.dist_env import DistEnv
 from llm_train.trainer.callbacks import Callback
 from llm_train.trainer.exit_codes import TrainingDiverged
 from llm_train.trainer.lr_schedule import total_steps
+from llm_train.trainer.run_dir import clear_interrupted, mark_interrupted
 from llm_train.trainer.signals import StopOnSignal
 from llm_train.trainer.spike import SpikePolicy
 from llm_train.trainer.throughput import ThroughputCallback
@@ -75,6 +76,8 @@ class Trainer:
     def fit(self) -> None:
         self.stop.install()
         try:
+            if self.dist.is_main:
+                clear_interrupted(self.run_dir)
             self.setup()
             self._hook("pre_train")
             self._resume()
@@ -91,6 +94,8 @@ class Trainer:
                     self._save()
                 if stop:
                     self.event("interrupted", signal=self.stop.received)
+                    if self.dist.is_main:
+                        mark_interrupted(self.run_dir, self.step, self.stop.received, self.dist.job_id)
                     raise TrainingInterrupted(
                         f"stopped on a signal after step {self.step}; requeue to resume"
                     )
