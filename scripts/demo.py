@@ -32,6 +32,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
@@ -118,7 +119,9 @@ def summarize_pack(p: Paths) -> str:
 
     mix = yaml.safe_load((p.packed / "mixture.yaml").read_text())
     tokens = sum(d["tokens"] for d in mix["datasets"])
-    return f"{len(mix['datasets'])} datasets, {tokens:,} tokens ({mix.get('dtype', '?')}), mixture.yaml written"
+    return (
+        f"{len(mix['datasets'])} datasets, {tokens:,} tokens ({mix.get('dtype', '?')}), mixture.yaml written"
+    )
 
 
 def train_losses(run_dir: Path) -> list[tuple[int, float]]:
@@ -141,7 +144,7 @@ def summarize_train(p: Paths) -> str:
     latest = (p.run_dir / "checkpoints" / "latest").read_text().strip()
     ready = len(list((p.run_dir / "checkpoints").glob("step-*.ready.json")))
     (s0, l0), (s1, l1) = losses[0], losses[-1]
-    trend = "falls" if l1 < l0 else "[red]does not fall[/red]"
+    trend = "falls" if l1 < l0 else "DOES NOT FALL"
     return f"loss {l0:.2f} (step {s0}) → {l1:.2f} (step {s1}): {trend}; {ready} ready checkpoints, latest {latest}"
 
 
@@ -185,13 +188,13 @@ def summarize_report(p: Paths) -> str:
 
 
 def stages(p: Paths, args: argparse.Namespace) -> list[Stage]:
-    inputs = [str(Path(f).resolve()) for pattern in args.input for f in sorted(glob.glob(pattern))]
+    inputs = input_globs(args)
     pack_extra = ["--budget-tokens", str(args.budget_tokens)] if args.budget_tokens else []
     return [
         Stage(
             "prep",
             ["prep", "--input", *inputs, "--output", str(p.clean), "--config", args.prep_config]
-            + ["--workers", str(args.workers), "--no-progress"],
+            + ["--workers", str(args.workers), "--no-progress", *args.prep_set],
             summary=summarize_prep,
         ),
         Stage(
@@ -212,7 +215,15 @@ def stages(p: Paths, args: argparse.Namespace) -> list[Stage]:
         Stage(
             # Options before the config: the overrides are a trailing positional list.
             "train",
-            ["train", "--nproc", str(args.nproc), "--run-id", p.run_id, str(EXPERIMENT), *train_overrides(args)],
+            [
+                "train",
+                "--nproc",
+                str(args.nproc),
+                "--run-id",
+                p.run_id,
+                str(EXPERIMENT),
+                *train_overrides(args),
+            ],
             ["pack"],
             summary=summarize_train,
             progress=train_progress,
@@ -223,9 +234,19 @@ def stages(p: Paths, args: argparse.Namespace) -> list[Stage]:
             ["train"],
             summary=summarize_eval,
         ),
-        Stage("export", ["export", "--to", "hf", str(p.run_dir), str(p.hf)], ["train"], summary=summarize_export),
+        Stage(
+            "export", ["export", "--to", "hf", str(p.run_dir), str(p.hf)], ["train"], summary=summarize_export
+        ),
         Stage("report", ["eval", "report", str(p.run_dir)], ["eval"], summary=summarize_report),
     ]
+
+
+def input_globs(args: argparse.Namespace) -> list[str]:
+    """Absolute input patterns; `llm-train prep` expands them itself (short commands to copy)."""
+    missing = [pattern for pattern in args.input if not glob.glob(pattern)]
+    if missing:
+        raise SystemExit(f"demo: no input files match {', '.join(missing)}")
+    return [str(Path(pattern).absolute()) for pattern in args.input]
 
 
 def train_overrides(args: argparse.Namespace) -> list[str]:
@@ -303,7 +324,9 @@ def run_local(p: Paths, args: argparse.Namespace, env: dict, llm_train: list[str
         if missing:
             results[stage.name] = (f"skipped (needs {', '.join(missing)})", 0.0, "")
             continue
-        console.print(f"\n[bold]{stage.name}[/bold]  [cyan]$ llm-train {shlex.join(stage.argv)}", soft_wrap=True)
+        console.print(
+            f"\n[bold]{stage.name}[/bold]  [cyan]$ llm-train {escape(shlex.join(stage.argv))}", soft_wrap=True
+        )
         start = time.monotonic()
         code = run_stage(stage, p, [*llm_train, *stage.argv], env, args.verbose)
         elapsed = time.monotonic() - start
@@ -313,7 +336,7 @@ def run_local(p: Paths, args: argparse.Namespace, env: dict, llm_train: list[str
             except Exception as exc:  # a summary must never hide that the stage itself worked
                 summary = f"(no summary: {type(exc).__name__}: {exc})"
             results[stage.name] = ("ok", elapsed, summary)
-            console.print(f"  [green]✓[/green] {elapsed:5.1f} s  {summary}", soft_wrap=True)
+            console.print(f"  [green]✓[/green] {elapsed:5.1f} s  {escape(summary)}", soft_wrap=True)
         elif code == NOT_IMPLEMENTED:
             results[stage.name] = ("skipped (not implemented yet)", elapsed, "")
             console.print(f"  [yellow]skipped[/yellow]: not implemented yet ({elapsed:.1f} s)")
@@ -356,7 +379,10 @@ def print_summary(p: Paths, results: dict[str, tuple[str, float, str]], total: f
     for label, path in where:
         console.print(f"  {label:<46} {path}", soft_wrap=True, highlight=False)
     console.print("\n[bold]look at it")
-    console.print(f"  aim up --host 127.0.0.1 --repo {aim_repo(p)}    # then open http://127.0.0.1:43800", soft_wrap=True)
+    console.print(
+        f"  aim up --host 127.0.0.1 --repo {aim_repo(p)}    # then open http://127.0.0.1:43800",
+        soft_wrap=True,
+    )
     console.print(f"  xdg-open {p.report / 'report.md'}    # or any Markdown viewer", soft_wrap=True)
     ok = sum(1 for s, _, _ in results.values() if s == "ok")
     console.print(f"\ndemo: {ok}/{len(results)} stages ok in {total:.0f} s")
@@ -365,19 +391,114 @@ def print_summary(p: Paths, results: dict[str, tuple[str, float, str]], total: f
 # ---- the same flow as a Slurm job chain --------------------------------------------------------
 
 
-def run_slurm(p: Paths, args: argparse.Namespace, env: dict, llm_train: list[str]) -> int:
-    from demo_slurm import run_slurm_chain  # scripts/demo_slurm.py, next to this file
+def slurm_env(env: dict) -> dict:
+    """Start the local cluster (idempotent) and add the variables of its env.sh to ``env``."""
+    cluster = REPO / "slurm" / "local-cluster"
+    console.print(f"[cyan]$ bash {cluster.relative_to(REPO)}/start.sh")
+    subprocess.run(["bash", str(cluster / "start.sh")], check=True)
+    state = Path(os.environ.get("LLM_TRAIN_SLURM_STATE", REPO / ".slurm-state"))
+    out = subprocess.run(
+        ["bash", "-c", '. "$1" && env -0', "bash", str(state / "env.sh")],
+        check=True,
+        capture_output=True,
+        env=env,
+    ).stdout.decode()
+    return {**env, **dict(item.split("=", 1) for item in out.split("\0") if "=" in item)}
 
-    return run_slurm_chain(p, args, env, llm_train, console)
+
+def submit(llm_train: list[str], argv: list[str], env: dict) -> list[str]:
+    """Run one `llm-train submit`, echo it, return the job ids it printed."""
+    console.print(f"[cyan]$ llm-train {escape(shlex.join(argv))}", soft_wrap=True)
+    proc = subprocess.run([*llm_train, *argv], env=env, cwd=REPO, capture_output=True, text=True)
+    console.print(proc.stdout.rstrip(), markup=False, highlight=False)
+    if proc.returncode != 0:
+        raise RuntimeError(f"llm-train submit failed (exit {proc.returncode}): {proc.stderr.strip()}")
+    return [line.split()[3].rstrip(":") for line in proc.stdout.splitlines() if line.startswith("submitted ")]
+
+
+def job_state(job_id: str, env: dict) -> str:
+    out = subprocess.run(
+        ["sacct", "-n", "-X", "-P", "-j", job_id, "-o", "State"], env=env, capture_output=True, text=True
+    ).stdout.split()
+    if out:
+        return out[0]
+    out = subprocess.run(["squeue", "-h", "-j", job_id, "-o", "%T"], env=env, capture_output=True, text=True)
+    return out.stdout.strip() or "UNKNOWN"
+
+
+def wait_jobs(ids: list[str], env: dict) -> dict[str, str]:
+    terminal = {"COMPLETED", "FAILED", "CANCELLED", "TIMEOUT", "OUT_OF_MEMORY", "NODE_FAIL"}
+    states = dict.fromkeys(ids, "PENDING")
+    with console.status("waiting for the jobs") as status:
+        while not all(s.split()[0] in terminal for s in states.values()):
+            time.sleep(5)
+            states = {j: job_state(j, env).split()[0] for j in ids}
+            status.update(f"waiting: {' '.join(f'{j}={s}' for j, s in states.items())}")
+            # a job cancelled because its dependency failed never leaves PENDING by itself
+            if any(s in terminal - {"COMPLETED"} for s in states.values()):
+                pending = [j for j, s in states.items() if s == "PENDING"]
+                if pending:
+                    subprocess.run(["scancel", *pending], env=env)
+    return states
+
+
+def run_slurm(p: Paths, args: argparse.Namespace, env: dict, llm_train: list[str]) -> int:
+    """The flow as jobs with afterok dependencies. On a real site only --cluster changes
+    (e.g. --cluster juwels-booster --account myproj): the commands printed here are the ones to run."""
+    console.rule("[bold]llm-train demo on Slurm (local cluster)")
+    env = slurm_env(env)
+    p.logs.mkdir(parents=True, exist_ok=True)
+    exp = str(EXPERIMENT)
+    site = ["--cluster", "local-slurm", "--run-id", p.run_id, *train_overrides(args)]
+    inputs = input_globs(args)
+    prep = shlex.join(["--input", *inputs, "--output", str(p.clean), "--config", args.prep_config])
+    prep += f" --workers {args.workers} --no-progress " + shlex.join(args.prep_set)
+    tok = shlex.join(["tokenizer", "--corpus", str(p.clean), "--output", str(p.tokenizer)])
+    tok += f" --vocab-size {args.vocab_size}"
+    pack = shlex.join(["--corpus", str(p.clean), "--tokenizer", str(p.tokenizer), "--output", str(p.packed)])
+    pack += f" --mixture {REPO / 'configs/data/mixtures/demo.yaml'} --workers {args.workers}"
+    if args.budget_tokens:
+        pack += f" --budget-tokens {args.budget_tokens}"
+    exe = str(Path(sys.executable).parent / "llm-train")
+    start = time.monotonic()
+    # `submit --chain` knows prep, pack, train and eval, and `--sbatch` refuses a --dependency:
+    # the tokenizer job runs between two submissions, each waited for.
+    states: dict[str, str] = {}
+    eval_args = f"run {p.run_dir} {args.eval_args}".strip()
+    for argv in (
+        ["--chain", "prep", "--prep-args", prep],
+        ["--kind", "generic", "-N", "1", "--command", f"{exe} {tok}"],
+        ["--chain", "pack,train,eval", "--pack-args", pack, "--eval-args", eval_args],
+    ):
+        ids = submit(llm_train, ["submit", exp, *site, *argv], env)
+        states.update(wait_jobs(ids, env))
+        if any(states[j] != "COMPLETED" for j in ids):
+            break
+    table = Table(title="Slurm chain")
+    table.add_column("job")
+    table.add_column("state")
+    for j, s in states.items():
+        table.add_row(j, s)
+    console.print(table)
+    console.print(f"chain finished in {time.monotonic() - start:.0f} s; run dir {p.run_dir}")
+    console.print("on a real site: the same commands with --cluster juwels-booster (or lumi-g) --account ...")
+    return 0 if all(s == "COMPLETED" for s in states.values()) else 1
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--work", default=os.environ.get("LLM_TRAIN_WORK", "work"), help="outputs go to WORK/demo")
-    parser.add_argument("--runs", default=os.environ.get("LLM_TRAIN_RUNS", "runs"), help="runs dir (and Aim repo)")
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument(
+        "--work", default=os.environ.get("LLM_TRAIN_WORK", "work"), help="outputs go to WORK/demo"
+    )
+    parser.add_argument(
+        "--runs", default=os.environ.get("LLM_TRAIN_RUNS", "runs"), help="runs dir (and Aim repo)"
+    )
     parser.add_argument("--run-id", default="demo")
     parser.add_argument("--input", nargs="+", default=[str(REPO / "data" / "sample" / "*.jsonl.gz")])
     parser.add_argument("--prep-config", default=str(REPO / "configs" / "data" / "prep-demo.yaml"))
+    parser.add_argument("--prep-set", action="append", default=[], metavar="KEY=VALUE", help="prep override")
     parser.add_argument("--vocab-size", type=int, default=8192)
     parser.add_argument("--budget-tokens", type=int, default=0, help="mixture budget (default: the spec's)")
     parser.add_argument("--workers", type=int, default=2)
