@@ -233,6 +233,34 @@ def test_cli_chain_dry_run_orders_stages():
     assert missing == 2
 
 
+def test_cli_chain_with_data_stages_renders_one_node_jobs(capsys):
+    code = cli(
+        [
+            "submit",
+            str(EXPERIMENT),
+            "--cluster",
+            "local-slurm",
+            "--dry-run",
+            "--nodes",
+            "2",
+            "--chain",
+            "prep,tokenizer,pack,train",
+            "--prep-args",
+            "--input raw/*.jsonl --output clean",
+            "--tokenizer-args",
+            "--corpus clean --output tok --vocab-size 8192",
+            "--pack-args",
+            "--corpus clean --tokenizer tok --output packed",
+        ]
+    )
+    out = capsys.readouterr().out
+    assert code == 0, out
+    for stage in ("prep --input", "tokenizer --corpus clean", "pack --corpus clean"):
+        assert f"llm-train {stage}" in out
+    # Data stages ignore --nodes: one process on one node; training keeps the user's nodes.
+    assert out.count("#SBATCH --nodes=1") == 3 and "#SBATCH --nodes=2" in out
+
+
 @pytest.mark.parametrize(
     ("text", "seconds"),
     [

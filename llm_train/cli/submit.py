@@ -31,7 +31,9 @@ from llm_train.slurm.sites import detect_site
 from llm_train.slurm.submit import submit_job
 from llm_train.utils.atomic import atomic_write_text
 
-STAGES = ("prep", "pack", "train", "eval")
+STAGES = ("prep", "tokenizer", "pack", "train", "eval")
+# Data stages: one process on one node, arguments passed through from --<stage>-args.
+DATA_STAGES = ("prep", "tokenizer", "pack")
 
 
 def parser() -> argparse.ArgumentParser:
@@ -54,6 +56,11 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--command", help="generic job: the command line to run")
     p.add_argument(
         "--prep-args", default="", help="arguments of `llm-train prep` in a chain ({run_dir} is replaced)"
+    )
+    p.add_argument(
+        "--tokenizer-args",
+        default="",
+        help="arguments of `llm-train tokenizer` in a chain ({run_dir} is replaced)",
     )
     p.add_argument(
         "--pack-args", default="", help="arguments of `llm-train pack` in a chain ({run_dir} is replaced)"
@@ -128,8 +135,9 @@ def launcher(resolved: ResolvedConfig) -> str:
     return str(candidate) if candidate.exists() else "llm-train"
 
 
-def options(args: argparse.Namespace, **extra) -> SubmitOptions:
-    return SubmitOptions(
+def options(args: argparse.Namespace, **overrides) -> SubmitOptions:
+    """The user's resource flags; `overrides` win (data stages pin nodes=1, no GPUs)."""
+    values = dict(
         account=args.account,
         partition=args.partition,
         qos=args.qos,
@@ -146,8 +154,9 @@ def options(args: argparse.Namespace, **extra) -> SubmitOptions:
         sbatch=tuple(args.sbatch),
         no_requeue=args.no_requeue,
         segments=args.segments,
-        **extra,
     )
+    values.update(overrides)
+    return SubmitOptions(**values)
 
 
 def stage_job(stage: str, args, resolved: ResolvedConfig, run_dir: Path, exe: str) -> Job:
@@ -166,8 +175,8 @@ def stage_job(stage: str, args, resolved: ResolvedConfig, run_dir: Path, exe: st
             run_dir,
             options(args, job_name=f"{name}-eval"),
         )
-    if stage in ("prep", "pack"):
-        stage_args = args.prep_args if stage == "prep" else args.pack_args
+    if stage in DATA_STAGES:
+        stage_args = getattr(args, f"{stage}_args")
         if not stage_args:
             raise ConfigError(
                 [ConfigProblem(None, f"--{stage}-args", f"the {stage} stage needs its arguments")]

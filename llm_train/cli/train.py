@@ -32,7 +32,7 @@ def local_world_size(cfg) -> int:
 
 
 def main(argv: list[str]) -> int:
-    args = parser().parse_args(argv)
+    args = parser().parse_intermixed_args(argv)
     # Library progress at INFO would drown ours (megatron index building, Aim's reporter threads).
     for name in ("megatron", "aim", "DeepSpeed"):
         logging.getLogger(name).setLevel(logging.WARNING)

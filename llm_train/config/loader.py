@@ -118,7 +118,7 @@ def _suggestion(keys: list[str]) -> str:
         return ""
     close = difflib.get_close_matches(keys[-1], fields, n=1)
     hint = f"; did you mean {close[0]!r}?" if close else ""
-    return f"{hint} valid keys here: {', '.join(fields)}"
+    return f"{hint}; valid keys here: {', '.join(fields)}"
 
 
 def load_resolved_file(path: str | Path) -> dict:
