@@ -116,6 +116,43 @@ class PackedData:
                     )
                 ]
             )
+        self._check_splits()
+
+    def split_documents(self, entry) -> list[int]:
+        """Documents of `entry` in the train/valid/test splits, as megatron-core rounds them."""
+        from megatron.core.datasets.indexed_dataset import IndexedDataset
+
+        n = len(IndexedDataset(entry.prefix))
+        parts = [float(x) for x in self.cfg.data.split.split(",")]
+        bounds = [0.0]
+        for part in parts:
+            bounds.append(bounds[-1] + part / sum(parts))
+        return [int(round(hi * n)) - int(round(lo * n)) for lo, hi in zip(bounds, bounds[1:], strict=False)]
+
+    def _check_splits(self) -> None:
+        # megatron-core loops forever (and the other ranks time out in a barrier) when a dataset's
+        # share of a non-empty split holds no document, even if no sample is asked of that split.
+        names = ("train", "valid", "test")
+        parts = [float(x) for x in self.cfg.data.split.split(",")]
+        empty = [
+            f"{e.name} ({names[i]})"
+            for e in self.mixture.entries
+            for i, docs in enumerate(self.split_documents(e))
+            if parts[i] > 0 and docs == 0
+        ]
+        if empty:
+            raise ConfigError(
+                [
+                    ConfigProblem(
+                        None,
+                        "data.split",
+                        "a split that leaves at least one document of every dataset in each non-zero "
+                        f"part; none in {', '.join(empty)} (drop those datasets from the mixture, give "
+                        "them more text, or change the split)",
+                        self.cfg.data.split,
+                    )
+                ]
+            )
 
     def train(self, total_steps: int, dp_rank: int, dp_size: int) -> StepBatches:
         t, s = self.cfg.train, self.cfg.train.spike
@@ -130,9 +167,20 @@ class PackedData:
     def valid(self, dp_rank: int, dp_size: int) -> list[ValidSet]:
         t = self.cfg.train
         samples = t.eval_iters * t.global_batch_size
-        sets = [("all", self.mixture.blend())]
-        by_lang = self.mixture.by_lang()
-        if len(by_lang) > 1 or len(self.mixture.entries) > 1:
+        # Datasets too small to have a validation document are left out (same hang as above).
+        usable = [e for e in self.mixture.entries if self.split_documents(e)[1] > 0]
+        for e in self.mixture.entries:
+            if e not in usable:
+                warn_once(
+                    log, "data: %s has no validation documents at data.split %s", e.name, self.cfg.data.split
+                )
+        if not usable:
+            return []
+        sets = [("all", ([e.prefix for e in usable], [e.weight for e in usable]))]
+        by_lang: dict[str, list] = {}
+        for e in usable:
+            by_lang.setdefault(e.lang or e.name, []).append(e)
+        if len(by_lang) > 1 or len(usable) > 1:
             sets += [(lang, ([e.prefix for e in es], [e.weight for e in es])) for lang, es in by_lang.items()]
         out = []
         for name, blend in sets:
