@@ -306,13 +306,16 @@ def run_stage(stage: Stage, p: Paths, cmd: list[str], env: dict, verbose: bool) 
     return proc.returncode
 
 
+def remove_previous_outputs(p: Paths) -> None:
+    # The demo's own outputs only: a rerun (local or on Slurm) starts fresh instead of resuming
+    # a finished run and skipping every stage whose done markers exist.
+    for d in (p.work, p.run_dir):
+        if d.exists():
+            console.print(f"[dim]removing the previous demo output {d}")
+            shutil.rmtree(d)
+
+
 def run_local(p: Paths, args: argparse.Namespace, env: dict, llm_train: list[str]) -> int:
-    if not args.keep:
-        # The demo's own outputs only: a rerun starts fresh instead of resuming a finished run.
-        for d in (p.work, p.run_dir):
-            if d.exists():
-                console.print(f"[dim]removing the previous demo output {d}")
-                shutil.rmtree(d)
     p.logs.mkdir(parents=True, exist_ok=True)
     console.rule("[bold]llm-train demo")
     console.print(f"work: {p.work}   runs: {p.runs}   logs: {p.logs}")
@@ -525,6 +528,8 @@ def main(argv: list[str] | None = None) -> int:
         "TOKENIZERS_PARALLELISM": "false",
     }
     llm_train = [sys.executable, "-m", "llm_train.cli.main"]
+    if not args.keep:
+        remove_previous_outputs(p)
     try:
         if args.slurm:
             return run_slurm(p, args, env, llm_train)
