@@ -456,27 +456,19 @@ def run_slurm(p: Paths, args: argparse.Namespace, env: dict, llm_train: list[str
     inputs = input_globs(args)
     prep = shlex.join(["--input", *inputs, "--output", str(p.clean), "--config", args.prep_config])
     prep += f" --workers {args.workers} --no-progress " + shlex.join(args.prep_set)
-    tok = shlex.join(["tokenizer", "--corpus", str(p.clean), "--output", str(p.tokenizer)])
+    tok = shlex.join(["--corpus", str(p.clean), "--output", str(p.tokenizer)])
     tok += f" --vocab-size {args.vocab_size}"
     pack = shlex.join(["--corpus", str(p.clean), "--tokenizer", str(p.tokenizer), "--output", str(p.packed)])
     pack += f" --mixture {REPO / 'configs/data/mixtures/demo.yaml'} --workers {args.workers}"
     if args.budget_tokens:
         pack += f" --budget-tokens {args.budget_tokens}"
-    exe = str(Path(sys.executable).parent / "llm-train")
     start = time.monotonic()
-    # `submit --chain` knows prep, pack, train and eval, and `--sbatch` refuses a --dependency:
-    # the tokenizer job runs between two submissions, each waited for.
-    states: dict[str, str] = {}
+    # One chain, afterok between stages: a failed stage cancels the ones after it.
     eval_args = f"run {p.run_dir} {args.eval_args}".strip()
-    for argv in (
-        ["--chain", "prep", "--prep-args", prep],
-        ["--kind", "generic", "-N", "1", "--command", f"{exe} {tok}"],
-        ["--chain", "pack,train,eval", "--pack-args", pack, "--eval-args", eval_args],
-    ):
-        ids = submit(llm_train, ["submit", exp, *site, *argv], env)
-        states.update(wait_jobs(ids, env))
-        if any(states[j] != "COMPLETED" for j in ids):
-            break
+    chain = ["--chain", "prep,tokenizer,pack,train,eval", "--prep-args", prep, "--tokenizer-args", tok]
+    chain += ["--pack-args", pack, "--eval-args", eval_args]
+    ids = submit(llm_train, ["submit", exp, *site, *chain], env)
+    states = wait_jobs(ids, env)
     table = Table(title="Slurm chain")
     table.add_column("job")
     table.add_column("state")
