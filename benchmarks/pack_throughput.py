@@ -280,22 +280,27 @@ def main() -> None:
         big = args.work / "corpus-rss"
         shutil.rmtree(big, ignore_errors=True)
         layout_raw(args.raw, big, args.max_mb, repeat_to_mb=args.rss_mb) if args.raw else None
-        w = max(workers)
-        ours = measure_ours(big, tok, args.work / "ours-rss", w)
-        results["rss_run"] = {"tool": "llm-train pack", "workers": w, **ours, **rates(ours, w)}
+        # Every worker count on the large corpus too: the small one is dominated by start-up,
+        # so this is where 1 -> N worker scaling shows.
+        results["rss_runs"] = []
+        for w in workers:
+            ours = measure_ours(big, tok, args.work / "ours-rss", w)
+            results["rss_runs"].append(
+                {"tool": "llm-train pack (large)", "workers": w, **ours, **rates(ours, w)}
+            )
+            shutil.rmtree(args.work / "ours-rss", ignore_errors=True)
         shutil.rmtree(big, ignore_errors=True)
-        shutil.rmtree(args.work / "ours-rss", ignore_errors=True)
 
     print(f"corpus {corpus}: {results['runs'][0]['text_bytes'] / 1e6:.1f} MB text; {results['machine']}")
     header = f"{'tool':<16}{'workers':>8}{'wall s':>8}{'MB/s/wkr':>10}{'ktok/s/wkr':>11}{'MB/cpu-s':>10}{'ktok/cpu-s':>11}{'peak RSS MB':>12}{'load':>6}"
     print(header)
-    for r in results["runs"] + ([results["rss_run"]] if "rss_run" in results else []):
+    for r in results["runs"] + results.get("rss_runs", []):
         print(
             f"{r['tool']:<16}{r['workers']:>8}{r['wall_s']:>8.1f}{r['mb_s_per_worker']:>10.2f}{r['ktok_s_per_worker']:>11.0f}"
             f"{r['mb_per_cpu_s']:>10.2f}{r['ktok_per_cpu_s']:>11.0f}{r['peak_rss_tree_mb']:>12.0f}{r.get('load_before', 0):>6.1f}"
         )
     if args.json:
-        for r in results["runs"] + ([results["rss_run"]] if "rss_run" in results else []):
+        for r in results["runs"] + results.get("rss_runs", []):
             r.pop("output", None)
         args.json.write_text(json.dumps(results, indent=2))
 
