@@ -98,3 +98,26 @@ def search_runs(base: str, query: str) -> dict[str, dict]:
         i += 4 + vlen
     tree = decode_tree(iter(pairs)) if pairs else {}
     return {k: v for k, v in tree.items() if not str(k).startswith("progress_")}
+
+
+SAMPLE_INPUTS = ["libreoffice-help-de", "libreoffice-help-fr", "libreoffice-help-it", "manpages-es"]
+SAMPLE_LANGS = ["de", "es", "fr", "it"]
+SMALL_VOCAB = 1024
+
+
+def small_demo_cmd(root: Path, run_id: str, train_overrides: list[str], eval_args: str) -> list[str]:
+    """`scripts/demo.py` on four sample files (de, es, fr, it), a 1k vocab and the given training size."""
+    import sys
+
+    repo = Path(__file__).resolve().parents[1]
+    sample = repo / "data" / "sample"
+    cmd = [sys.executable, str(repo / "scripts" / "demo.py"), "--work", str(root / "work")]
+    cmd += ["--runs", str(root / "runs"), "--run-id", run_id, "--vocab-size", str(SMALL_VOCAB)]
+    cmd += ["--input", *(str(sample / f"{name}.jsonl.gz") for name in SAMPLE_INPUTS)]
+    # Only the four languages of these files (a one-document stray language is no test of anything),
+    # and a validation split large enough for bits-per-byte and the generated task in each.
+    cmd += ["--prep-set", f"steps.langid.keep=[{','.join(SAMPLE_LANGS)}]"]
+    cmd += ["--prep-set", "output.validation_fraction=0.2", "--budget-tokens", "200000"]
+    for override in train_overrides:
+        cmd += ["--set", override]
+    return [*cmd, "--eval-args", eval_args]

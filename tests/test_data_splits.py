@@ -33,6 +33,17 @@ def mixture(tmp_path_factory):
     return path
 
 
+def run_train(cwd, config) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        train_cmd(config, "--nproc", "1", "--run-id", "r"),
+        env=train_env(),
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+
+
 def test_split_without_validation_documents_still_trains(tmp_path, mixture):
     # "100,0,0" asks no validation split of anyone: the one-document dataset is fine.
     config = write_experiment(
@@ -42,14 +53,7 @@ def test_split_without_validation_documents_still_trains(tmp_path, mixture):
         train={"steps": 2, "warmup_steps": 0},
         checkpoint={"every_steps": 100},
     )
-    proc = subprocess.run(
-        train_cmd(config, "--nproc", "1", "--run-id", "r"),
-        env=train_env(),
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
+    proc = run_train(tmp_path, config)
     assert proc.returncode == 0, proc.stderr[-3000:]
 
 
@@ -63,13 +67,6 @@ def test_a_dataset_with_an_empty_split_part_is_refused(tmp_path, mixture, split,
         data={"mixture": str(mixture), "split": split},
         train={"steps": 2, "warmup_steps": 0},
     )
-    proc = subprocess.run(
-        train_cmd(config, "--nproc", "1", "--run-id", "r"),
-        env=train_env(),
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
+    proc = run_train(tmp_path, config)
     assert proc.returncode == 2, proc.stderr[-3000:]
     assert "data.split" in proc.stderr and part in proc.stderr

@@ -11,18 +11,15 @@ import io
 import json
 import math
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
-from tests.e2e_support import aim_up, get_json, search_runs
+from tests.e2e_support import SAMPLE_LANGS, SMALL_VOCAB, aim_up, get_json, search_runs, small_demo_cmd
 
 REPO = Path(__file__).resolve().parents[1]
-SAMPLE = REPO / "data" / "sample"
-LANGS = ["de", "es", "fr", "it"]
-INPUTS = ["libreoffice-help-de", "libreoffice-help-fr", "libreoffice-help-it", "manpages-es"]
-VOCAB = 1024
+LANGS = SAMPLE_LANGS
+VOCAB = SMALL_VOCAB
 STEPS = 30
 
 pytestmark = [pytest.mark.slow, pytest.mark.aim, pytest.mark.distributed, pytest.mark.timeout(600)]
@@ -31,14 +28,7 @@ pytestmark = [pytest.mark.slow, pytest.mark.aim, pytest.mark.distributed, pytest
 @pytest.fixture(scope="module")
 def flow(tmp_path_factory) -> dict[str, Path]:
     root = tmp_path_factory.mktemp("e2e")
-    cmd = [sys.executable, str(REPO / "scripts" / "demo.py"), "--work", str(root / "work")]
-    cmd += ["--runs", str(root / "runs"), "--run-id", "ci", "--vocab-size", str(VOCAB)]
-    cmd += ["--input", *(str(SAMPLE / f"{name}.jsonl.gz") for name in INPUTS)]
-    # Only the four languages of these files (a one-document stray language is no test of anything),
-    # and a validation split large enough for bits-per-byte and the generated task in each.
-    cmd += ["--prep-set", f"steps.langid.keep=[{','.join(LANGS)}]"]
-    cmd += ["--prep-set", "output.validation_fraction=0.2", "--budget-tokens", "200000"]
-    for override in (
+    overrides = [
         f"train.steps={STEPS}",
         "train.log_every=5",
         "train.eval_every=15",
@@ -46,9 +36,8 @@ def flow(tmp_path_factory) -> dict[str, Path]:
         "train.warmup_steps=5",
         "train.seq_length=128",
         "checkpoint.every_steps=15",
-    ):
-        cmd += ["--set", override]
-    cmd += ["--eval-args", "--max-docs 6"]
+    ]
+    cmd = small_demo_cmd(root, "ci", overrides, "--max-docs 6")
     proc = subprocess.run(cmd, cwd=REPO, capture_output=True, text=True, timeout=540)
     work = root / "work" / "demo"
     if proc.returncode != 0:

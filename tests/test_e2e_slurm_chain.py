@@ -5,31 +5,28 @@ from __future__ import annotations
 
 import json
 import subprocess
-import sys
+from pathlib import Path
 
 import pytest
 
-from tests.test_e2e_flow import INPUTS, LANGS, REPO, SAMPLE, VOCAB
+from tests.e2e_support import SAMPLE_LANGS as LANGS
+from tests.e2e_support import small_demo_cmd
+
+REPO = Path(__file__).resolve().parents[1]
 
 pytestmark = [pytest.mark.slurm, pytest.mark.slow, pytest.mark.timeout(900)]
 STEPS = 20
 
 
 def test_demo_chain_runs_every_stage_on_slurm(slurm_cluster, tmp_path):
-    cmd = [sys.executable, str(REPO / "scripts" / "demo.py"), "--slurm", "--work", str(tmp_path / "work")]
-    cmd += ["--runs", str(tmp_path / "runs"), "--run-id", "chain", "--vocab-size", str(VOCAB)]
-    cmd += ["--input", *(str(SAMPLE / f"{name}.jsonl.gz") for name in INPUTS)]
-    cmd += ["--prep-set", f"steps.langid.keep=[{','.join(LANGS)}]"]
-    cmd += ["--prep-set", "output.validation_fraction=0.2", "--budget-tokens", "200000"]
-    for override in (
+    overrides = [
         f"train.steps={STEPS}",
         "train.eval_every=0",
         "train.warmup_steps=5",
         "train.seq_length=128",
         "checkpoint.every_steps=10",
-    ):
-        cmd += ["--set", override]
-    cmd += ["--eval-args", "--max-docs 4 --no-generated-tasks"]
+    ]
+    cmd = [*small_demo_cmd(tmp_path, "chain", overrides, "--max-docs 4 --no-generated-tasks"), "--slurm"]
     proc = subprocess.run(cmd, cwd=REPO, capture_output=True, text=True, timeout=840)
     assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr[-2000:]
     assert "chain finished" in proc.stdout
