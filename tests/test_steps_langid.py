@@ -72,3 +72,14 @@ def test_stats_use_the_detected_language(lid):
 def test_bad_params_fail_at_construction():
     with pytest.raises(ConfigError, match="min_lang_fraction"):
         LanguageId(min_lang_fraction=2)
+
+
+def test_drops_count_documents_and_bytes_per_reason(lid):
+    docs = [Document(id="de", text=SENTENCES["de"]), Document(id="junk", text="x7 ## 42 %% 9")]
+    step = LanguageId(keep=["fr"])
+    assert list(step.run(docs)) == []
+    assert step.stats["dropped.langid_not_kept"] == 1
+    assert step.stats["dropped_bytes.langid_not_kept"] == len(SENTENCES["de"].encode("utf-8"))
+    assert step.stats["dropped.langid_low_score"] == 1
+    assert step.stats["dropped_bytes.langid_low_score"] == len("x7 ## 42 %% 9")
+    assert step.stats["bytes_dropped"] == step.stats["bytes_in"]

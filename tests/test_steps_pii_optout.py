@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import random
+import re
+
 import pytest
 
 from data_prep.document import Document
-from data_prep.steps.normalize import Normalize, normalized, repair_mojibake
+from data_prep.steps.normalize import Normalize, collapse_whitespace, normalized, repair_mojibake
 from data_prep.steps.optout import OptOutFilter, normalize_url
 from data_prep.steps.pii import PIIScrubber, iban_valid, scrub_text
 from llm_train.errors import ConfigError
@@ -121,6 +124,21 @@ def test_normalize_repairs_and_tidies():
     # Correct text that merely looks like mojibake stays as it is (ß + „“ quotes, É + …).
     for text in ("Maß“ und Fuß„", "CAFÉ…", "Grüße–Test"):
         assert repair_mojibake(text) == text
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_whitespace_collapse_equals_the_plain_regex_rules(seed):
+    def reference(text: str) -> str:
+        text = re.sub(r"[ \t]{2,}|\t", " ", text)
+        text = re.sub(r"[ \t]+\n", "\n", text)
+        text = re.sub(r"\n[ \t]+", "\n", text)
+        return re.sub(r"\n{3,}", "\n\n", text).strip()
+
+    rng = random.Random(seed)
+    pieces = [" ", "  ", "\t", "\n", "\n\n\n", " \n", "\n ", "\t\n", "a", "é"]
+    for _ in range(2000):
+        text = "".join(rng.choice(pieces) for _ in range(rng.randint(0, 24)))
+        assert collapse_whitespace(text) == reference(text), repr(text)
 
 
 def test_normalize_drop_reasons():

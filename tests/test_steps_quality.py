@@ -9,7 +9,7 @@ from data_prep.pipeline.registry import STEPS, build_steps
 from data_prep.steps.c4 import C4QualityFilter
 from data_prep.steps.fineweb_quality import FineWebQualityFilter
 from data_prep.steps.gopher_quality import GopherQualityFilter
-from data_prep.steps.gopher_repetition import GopherRepetitionFilter, duplicated_ngram_chars
+from data_prep.steps.gopher_repetition import GopherRepetitionFilter
 from data_prep.steps.text_stats import words
 from llm_train.errors import ConfigError
 
@@ -85,12 +85,6 @@ def test_stop_words_are_the_documents_language():
 )
 def test_gopher_repetition_reasons(text, reason):
     assert GopherRepetitionFilter().filter(doc(text, "de")) == (False, reason)
-
-
-def test_duplicated_ngram_scan_matches_the_greedy_reference():
-    toks = ["a", "b", "c", "d", "e", "f", "a", "b", "c", "d", "e", "f", "g", "a", "b", "c", "d", "e"]
-    assert duplicated_ngram_chars(toks, 5) == len("abcde") * 2
-    assert duplicated_ngram_chars(list("abcdefgh"), 5) == 0
 
 
 @pytest.mark.parametrize(

@@ -51,8 +51,11 @@ class BaseFilter(PipelineStep):
                 self.count_out(doc)
                 yield doc
             else:
-                nbytes = len(doc.text.encode("utf-8"))
-                self.stats.update("docs_dropped", 1, doc.lang)
-                self.stats.update("bytes_dropped", nbytes, doc.lang)
-                self.stats.update(f"dropped.{reason}", 1, doc.lang)
-                self.stats.update(f"dropped_bytes.{reason}", nbytes, doc.lang)
+                self.count_dropped(doc, reason)
+
+    def count_dropped(self, doc: Document, reason: str) -> None:
+        nbytes = len(doc.text.encode("utf-8"))
+        self.stats.update("docs_dropped", 1, doc.lang)
+        self.stats.update("bytes_dropped", nbytes, doc.lang)
+        self.stats.update(f"dropped.{reason}", 1, doc.lang)
+        self.stats.update(f"dropped_bytes.{reason}", nbytes, doc.lang)

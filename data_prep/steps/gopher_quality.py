@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import re
+from collections import Counter
 from dataclasses import dataclass
 
 from data_prep.document import Document
@@ -88,15 +89,23 @@ class GopherQualityFilter(BaseFilter):
         text = doc.text
         toks = words(text, doc.lang)
         n_words = len(toks)
-        word_lens = [len(w) for w in toks if w.strip(PUNCTUATION_CHARS)]
-        n_real = len(word_lens)
+        # Per distinct token: documents repeat most of their words.
+        counts = Counter(toks)
+        n_real = real_chars = alpha = 0
+        search = _HAS_ALPHA.search
+        for tok, k in counts.items():
+            if tok.strip(PUNCTUATION_CHARS):
+                n_real += k
+                real_chars += len(tok) * k
+            if search(tok):
+                alpha += k
 
         if p.min_doc_words and n_real < p.min_doc_words:
             return False, "gopher_short_doc"
         if p.max_doc_words and n_real > p.max_doc_words:
             return False, "gopher_long_doc"
         if n_real:
-            avg = sum(word_lens) / n_real
+            avg = real_chars / n_real
             if p.min_avg_word_length and avg < p.min_avg_word_length:
                 return False, "gopher_below_avg_word_len"
             if p.max_avg_word_length and avg > p.max_avg_word_length:
@@ -120,14 +129,11 @@ class GopherQualityFilter(BaseFilter):
             if ellipsis / len(lines) > p.max_ellipsis_lines_ratio:
                 return False, "gopher_too_many_end_ellipsis"
 
-        if p.min_alpha_words_ratio:
-            search = _HAS_ALPHA.search
-            alpha = sum(1 for w in toks if search(w))
-            if alpha / n_words < p.min_alpha_words_ratio:
-                return False, "gopher_below_alpha_ratio"
+        if p.min_alpha_words_ratio and alpha / n_words < p.min_alpha_words_ratio:
+            return False, "gopher_below_alpha_ratio"
 
         if p.min_stop_words:
             stop = self._stop_words(doc.lang)
-            if stop is not None and len(stop.intersection(toks)) < p.min_stop_words:
+            if stop is not None and len(stop.intersection(counts)) < p.min_stop_words:
                 return False, "gopher_few_stop_words"
         return True

@@ -3,20 +3,18 @@
 Same order, thresholds and arithmetic as datatrove 0.10 (duplicate paragraphs/lines by count and
 by characters, top 2-4-gram character fraction with n-grams joined by a space, duplicated 5-10-gram
 characters with n-grams joined without one), so decisions agree. Faster: n-grams are counted as
-tuples in C, and the greedy duplicate scan runs only when a duplicate n-gram exists at all.
+hashes with numpy (`ngram_stats`), and the greedy duplicate scan visits only repeated ones.
 """
 
 from __future__ import annotations
 
 import re
-from collections import Counter
 from dataclasses import dataclass
-from itertools import compress
-from operator import itemgetter
 
 from data_prep.document import Document
 from data_prep.pipeline.registry import STEPS
 from data_prep.pipeline.step import BaseFilter, FilterResult
+from data_prep.steps.ngram_stats import NGramStats
 from data_prep.steps.params import PerLang, check
 from data_prep.steps.text_stats import words
 
@@ -35,39 +33,6 @@ def find_duplicates(items: list[str]) -> tuple[int, int]:
         else:
             seen.add(item)
     return dup_elements, dup_chars
-
-
-def top_ngram_chars(toks: list[str], n: int) -> int:
-    """Characters covered by the most frequent n-gram (" "-joined length x count); first wins ties."""
-    grams = Counter(zip(*(toks[i:] for i in range(n)), strict=False))
-    # max() returns the first maximal item, as datatrove's Counter.most_common(1) does.
-    gram, count = max(grams.items(), key=itemgetter(1))
-    return (sum(map(len, gram)) + n - 1) * count
-
-
-def duplicated_ngram_chars(toks: list[str], n: int) -> int:
-    """Characters in n-grams ("".join) that repeat an earlier one, skipping over each repeat.
-
-    Same greedy scan as datatrove's `find_all_duplicate`, but it visits only positions whose
-    n-gram occurs more than once: the others can never be "seen before", so skipping them
-    changes nothing.
-    """
-    joined = list(map("".join, zip(*(toks[i:] for i in range(n)), strict=False)))
-    counts = Counter(joined)
-    if len(counts) == len(joined):
-        return 0
-    seen: set[str] = set()
-    repeated = frontier = 0
-    for idx in compress(range(len(joined)), map((1).__lt__, map(counts.__getitem__, joined))):
-        if idx < frontier:
-            continue  # inside the n-gram just counted as a repeat
-        gram = joined[idx]
-        if gram in seen:
-            repeated += len(gram)
-            frontier = idx + n
-        else:
-            seen.add(gram)
-    return repeated
 
 
 @dataclass(frozen=True)
@@ -124,10 +89,11 @@ class GopherRepetitionFilter(BaseFilter):
             return False, "gopher_rep_dup_line_char_frac"
 
         toks = words(text, doc.lang)
+        grams = NGramStats(toks)
         for n, frac in p.top_n_grams:
-            if len(toks) >= n and top_ngram_chars(toks, n) / n_chars > frac:
+            if len(toks) >= n and grams.top_chars(n) / n_chars > frac:
                 return False, f"gopher_rep_top_{n}_gram"
         for n, frac in p.dup_n_grams:
-            if duplicated_ngram_chars(toks, n) / n_chars > frac:
+            if grams.duplicated_chars(n) / n_chars > frac:
                 return False, f"gopher_rep_dup_{n}_gram"
         return True

@@ -149,8 +149,7 @@ class LanguageId(BaseFilter):
                 self.count_out(doc)
                 yield doc
             else:
-                self.stats.update("docs_dropped", 1, doc.lang)
-                self.stats.update(f"dropped.{result[1]}", 1, doc.lang)
+                self.count_dropped(doc, result[1])
 
     def filter(self, doc: Document) -> FilterResult:
         lang, score = self.identify(doc.text)

@@ -21,14 +21,14 @@ from llm_train.errors import ConfigError
 # read the same way (0x80-0xBF: cp1252's €‚ƒ„…†‡ˆ‰Š‹ŒŽ‘’“”•–—˜™š›œžŸ or latin-1 \x80-\xbf).
 _CONT = "\x80-\xbf€‚ƒ„…†‡ˆ‰Š‹ŒŽ‘’“”•–—˜™š›œžŸ"
 _MOJIBAKE = re.compile(f"(?:[\xc2-\xdf][{_CONT}]|[\xe0-\xef][{_CONT}]{{2}}|[\xf0-\xf4][{_CONT}]{{3}})+")
+# Every run starts like this; a plain two-character scan is several times cheaper than _MOJIBAKE's.
+_MOJIBAKE_START = re.compile(f"[\xc2-\xf4][{_CONT}]")
 # The classic signatures left behind when a run could not be repaired: Ã©, Â«, â€™.
 _MOJIBAKE_LEFT = re.compile("[ÃÂ][\xa0-\xbf]|â€")
 # Control characters except \t and \n; zero-width space, BOM, and the C1 range.
 _CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u200b\ufeff]")
 _UNICODE_SPACES = re.compile("[\u00a0\u1680\u2000-\u200a\u202f\u205f\u3000]")
 _HSPACE_RUN = re.compile(r"[ \t]{2,}|\t")
-_TRAILING_SPACE = re.compile(r"[ \t]+\n")
-_LEADING_SPACE = re.compile(r"\n[ \t]+")
 _BLANK_LINES = re.compile(r"\n{3,}")
 
 _CP1252 = {ch: bytes([b]) for b in range(256) for ch in [bytes([b]).decode("cp1252", errors="ignore")] if ch}
@@ -68,7 +68,21 @@ def _fix_run(match: re.Match[str]) -> str:
 
 
 def repair_mojibake(text: str) -> str:
-    return _MOJIBAKE.sub(_fix_run, text)
+    return _MOJIBAKE.sub(_fix_run, text) if _MOJIBAKE_START.search(text) else text
+
+
+def collapse_whitespace(text: str) -> str:
+    """Runs of spaces/tabs -> one space, no space at line ends or starts, at most one blank line.
+
+    Substring tests skip the regex passes most texts do not need (they are the costly part).
+    """
+    if "  " in text or "\t" in text:
+        text = _HSPACE_RUN.sub(" ", text)
+    # Only single spaces are left, so the line-edge spaces are exactly " \n" and "\n ".
+    text = text.replace(" \n", "\n").replace("\n ", "\n")
+    if "\n\n\n" in text:
+        text = _BLANK_LINES.sub("\n\n", text)
+    return text.strip()
 
 
 @dataclass(frozen=True)
@@ -131,17 +145,13 @@ class Normalize(PipelineStep):
         if p.unicode_spaces:
             text = _UNICODE_SPACES.sub(" ", text)
         if p.collapse_whitespace:
-            text = _HSPACE_RUN.sub(" ", text)
-            text = _TRAILING_SPACE.sub("\n", text)
-            text = _LEADING_SPACE.sub("\n", text)
-            text = _BLANK_LINES.sub("\n\n", text)
-            text = text.strip()
+            text = collapse_whitespace(text)
         if not text.strip():
             return text, "normalize_empty"
         n = len(text)
         if text.count("\ufffd") / n > p.max_replacement_char_ratio:
             return text, "normalize_bad_encoding"
-        if p.repair != "off":
+        if p.repair != "off" and ("Ã" in text or "Â" in text or "â€" in text):
             left = 2 * len(_MOJIBAKE_LEFT.findall(text))
             if left / n > p.max_mojibake_ratio:
                 return text, "normalize_mojibake"

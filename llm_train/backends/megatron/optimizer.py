@@ -59,6 +59,9 @@ def build_scheduler(
 ) -> OptimizerParamScheduler:
     t = cfg.train
     wsd = t.schedule == "wsd"
+    # megatron asserts warmup < decay steps; a run no longer than its warmup (allowed: a smoke
+    # test, a benchmark) simply never reaches the decay.
+    total_steps = max(total_steps, t.warmup_steps + 1)
     return OptimizerParamScheduler(
         optimizer,
         init_lr=0.0,
