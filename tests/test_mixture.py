@@ -8,9 +8,10 @@ import numpy as np
 import pytest
 import yaml
 
-from data_prep.mixture import load_mixture, resolve_to_file
+from data_prep.mixture import resolve_to_file
 from data_prep.mixture.resolve import resolve, water_fill
 from data_prep.mixture.spec import MixtureSpec, load_spec
+from llm_train.data.mixture import load_mixture
 from llm_train.errors import ConfigError
 from tests.test_pack_corpus import make_corpus, train_small_tokenizer
 
@@ -97,7 +98,7 @@ def test_realized_blend_matches_requested_weights(packed, tmp_path):
     from megatron.core.datasets.blended_megatron_dataset_builder import BlendedMegatronDatasetBuilder
     from megatron.core.datasets.gpt_dataset import GPTDataset, GPTDatasetConfig
 
-    from data_prep.tokenizer.megatron_adapter import HFTokenizerAdapter
+    from data_prep.tokenizer.megatron_adapter import megatron_tokenizer
 
     spec = tmp_path / "spec.yaml"
     requested = {"de": 0.2, "el": 0.5, "bg": 0.3}
@@ -123,7 +124,7 @@ def test_realized_blend_matches_requested_weights(packed, tmp_path):
         "bg_text_document",
     ]
 
-    tokenizer = HFTokenizerAdapter(mixture.tokenizer)
+    tokenizer = megatron_tokenizer(mixture.tokenizer)
     dist.init_process_group("gloo", init_method=f"file://{tmp_path}/pg", rank=0, world_size=1)
     try:
         seq = 64

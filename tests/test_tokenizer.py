@@ -139,11 +139,15 @@ def test_broken_tokenizer_dirs_fail_clearly(trained, tmp_path):
 def test_megatron_adapter(trained):
     from megatron.core.tokenizers import MegatronTokenizerBase
 
-    from data_prep.tokenizer.megatron_adapter import HFTokenizerAdapter
+    from data_prep.tokenizer.megatron_adapter import megatron_tokenizer
+    from llm_train.data.tokenizer import PackedDataTokenizer
 
-    adapter = HFTokenizerAdapter(trained / "tok")
+    adapter = megatron_tokenizer(trained / "tok")
     assert isinstance(adapter, MegatronTokenizerBase)
     assert (adapter.eod, adapter.pad, adapter.bos, adapter.vocab_size) == (2, 0, 1, 700)
     ids = adapter.tokenize("Η επιτροπή")
     assert adapter.detokenize(ids) == "Η επιτροπή"
     assert adapter.inv_vocab[adapter.vocab["</s>"]] == "</s>"
+    # The trainer opens the same directory without our metadata and must find the same EOD.
+    from_dir = PackedDataTokenizer.from_dir(trained / "tok")
+    assert (from_dir.eod, from_dir.vocab_size, from_dir.tokenize("Η επιτροπή")) == (2, 700, ids)

@@ -1,8 +1,8 @@
 """Language mixtures: a spec (configs/data/mixtures/*.yaml) resolved into mixture.yaml.
 
-The trainer uses `load_mixture(path).blend()` as megatron-core's `blend`.
+`llm_train.data.mixture.load_mixture` reads the file (for the trainer and for checks here).
 """
 
-from data_prep.mixture.mixture import Mixture, MixtureDataset, load_mixture, resolve_to_file
+from data_prep.mixture.write import resolve_to_file
 
-__all__ = ["Mixture", "MixtureDataset", "load_mixture", "resolve_to_file"]
+__all__ = ["resolve_to_file"]

@@ -1,6 +1,6 @@
 """Multilingual byte-level BPE: language-balanced training, fertility, loading, megatron adapter.
 
-`HFTokenizerAdapter` lives in `data_prep.tokenizer.megatron_adapter` (it imports megatron-core,
+`megatron_tokenizer` lives in `data_prep.tokenizer.megatron_adapter` (it imports megatron-core,
 so it is not imported here).
 """
 

@@ -104,18 +104,22 @@ class PackedData:
         self.cfg, self.mixture = cfg, mixture
         self.cache_dir = Path(cfg.data.index_cache or cache_dir)
         self.cache_dir.mkdir(parents=True, exist_ok=True)
-        self.tokenizer = PackedDataTokenizer.from_dir(cfg.model.padded_vocab_size, mixture.tokenizer)
-        if self.tokenizer.hf is not None and len(self.tokenizer.hf) > cfg.model.vocab_size:
+        self.tokenizer = PackedDataTokenizer.from_dir(mixture.tokenizer, cfg.model.padded_vocab_size)
+        tokens = len(self.tokenizer.vocab)
+        if tokens > cfg.model.vocab_size:
             raise ConfigError(
                 [
                     ConfigProblem(
                         None,
                         "model.vocab_size",
-                        f"expected >= the tokenizer's {len(self.tokenizer.hf)} tokens ({mixture.tokenizer})",
+                        f"expected >= the tokenizer's {tokens} tokens ({mixture.tokenizer})",
                         cfg.model.vocab_size,
                     )
                 ]
             )
+        for d in mixture.datasets:
+            if d not in mixture.sampled:
+                log.info("data: %s has weight 0 in %s: not sampled", d.name, mixture.path)
         self._check_splits()
 
     def split_documents(self, entry) -> list[int]:
@@ -136,7 +140,7 @@ class PackedData:
         parts = [float(x) for x in self.cfg.data.split.split(",")]
         empty = [
             f"{e.name} ({names[i]})"
-            for e in self.mixture.entries
+            for e in self.mixture.sampled
             for i, docs in enumerate(self.split_documents(e))
             if parts[i] > 0 and docs == 0
         ]
@@ -168,8 +172,8 @@ class PackedData:
         t = self.cfg.train
         samples = t.eval_iters * t.global_batch_size
         # Datasets too small to have a validation document are left out (same hang as above).
-        usable = [e for e in self.mixture.entries if self.split_documents(e)[1] > 0]
-        for e in self.mixture.entries:
+        usable = [e for e in self.mixture.sampled if self.split_documents(e)[1] > 0]
+        for e in self.mixture.sampled:
             if e not in usable:
                 warn_once(
                     log, "data: %s has no validation documents at data.split %s", e.name, self.cfg.data.split
