@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import os
 import socket
+import time
 import traceback
 from pathlib import Path
 
@@ -182,3 +183,142 @@ def job_logits(parallel: dict, load: str, out_file: str, model: dict | None = No
         torch.save({"tokens": tokens, "logits": logits.float()}, out_file)
     backend.close()
     return {"shape": list(logits.shape)}
+
+
+class _StepCounter:
+    """A trainer-state stand-in for the checkpoint manager (saved in trainer_state.json)."""
+
+    def __init__(self):
+        self.step = 0
+
+    def state_dict(self) -> dict:
+        return {"step": self.step}
+
+    def load_state_dict(self, state: dict) -> None:
+        self.step = state["step"]
+
+
+def _weights_digest(backend) -> str:
+    """This rank's model shards, bit for bit."""
+    import hashlib
+
+    h = hashlib.sha256()
+    for chunk in backend.gpt_chunks:
+        for name, param in sorted(chunk.named_parameters()):
+            h.update(name.encode())
+            h.update(param.detach().contiguous().numpy().tobytes())
+    return h.hexdigest()
+
+
+def _async_backend(parallel: dict, steps: int):
+    from llm_train.backends.megatron_backend import MegatronBackend
+    from llm_train.launch.dist_env import detect
+
+    cfg = make_config(parallel)
+    cfg = cfg.model_copy(update={"checkpoint": cfg.checkpoint.model_copy(update={"async_save": True})})
+    backend = MegatronBackend(cfg, detect())
+    backend.build(total_steps=steps)
+    return cfg, backend
+
+
+def job_async_saves(parallel: dict, run_dir: str, sync_dir: str) -> dict:
+    """Asynchronous saves through the CheckpointManager, recording what is visible before and
+    after each finalize; then a synchronous save of the last saved state, and a save abandoned
+    in flight (the error path of `close`)."""
+    from llm_train.backends.megatron import checkpoint as megatron_checkpoint
+    from llm_train.checkpoint.manager import CheckpointManager, ready_steps
+
+    cfg, backend = _async_backend(parallel, steps=6)
+    counter, published = _StepCounter(), []
+    manager = CheckpointManager(
+        Path(run_dir),
+        cfg.checkpoint,
+        backend,
+        backend.dist,
+        {"counter": counter},
+        on_saved=lambda step, path: published.append(step),
+    )
+    ckpt = Path(run_dir) / "checkpoints"
+
+    def visible() -> dict:
+        latest = ckpt / "latest"
+        return {
+            "latest": latest.read_text().strip() if latest.is_file() else None,
+            "ready": ready_steps(ckpt),
+            "dirs": sorted(p.name for p in ckpt.iterdir() if p.is_dir()),
+            "published": list(published),
+        }
+
+    batches = global_batches(cfg, 5)
+
+    def train(i: int) -> None:
+        backend.train_step(rank_slice(batches[i], backend.dp_rank, backend.dp_size))
+        counter.step += 1
+
+    seen, digests = {}, {}
+    train(0)
+    manager.save(1)
+    seen["save1"] = visible()
+    manager.finalize(blocking=True)
+    seen["final1"] = visible()
+
+    train(1)
+    manager.save(2)
+    seen["save2"] = visible()
+    # megatron writes metadata.json in its own finalize step: not run yet either.
+    seen["save2_metadata"] = (ckpt / ".step-2.tmp" / "metadata.json").exists()
+    digests[2] = _weights_digest(backend)
+    train(2)  # updates the weights in place while step 2 may still be being written
+    polls = 0
+    while manager.finalize(blocking=False) is None:  # collective: every rank polls equally often
+        polls += 1
+        time.sleep(0.05)
+        if polls > 2400:
+            raise TimeoutError("asynchronous save of step 2 never finished")
+    seen["final2"] = visible()
+    seen["polls2"] = polls
+
+    manager.save(3)
+    manager.close()
+    seen["final3"] = visible()
+    digests[3] = _weights_digest(backend)
+    megatron_checkpoint.save(
+        Path(sync_dir), backend.gpt_chunks, backend.optimizer, backend.scheduler, cfg.model, {}
+    )
+
+    train(3)
+    manager.save(4)
+    seen["save4"] = visible()
+    backend.close()  # with step 4 in flight: abandoned, never published
+    seen["abandoned4"] = visible()
+    return {"seen": seen, "digests": digests, "pending_after_close": backend.async_saves.pending}
+
+
+def job_load_compare(parallel: dict, run_dir: str, sync_dir: str) -> dict:
+    """Load the published asynchronous checkpoints and the synchronous one; for each, the weights
+    digest and the losses of the next two steps (the second depends on the optimizer state)."""
+    from llm_train.checkpoint.manager import CheckpointManager
+
+    cfg, backend = _async_backend(parallel, steps=6)
+    counter = _StepCounter()
+    manager = CheckpointManager(Path(run_dir), cfg.checkpoint, backend, backend.dist, {"counter": counter})
+    batches = global_batches(cfg, 6)
+
+    def probe() -> dict:
+        digest = _weights_digest(backend)
+        losses = []
+        for mbs in batches[4:6]:
+            r = backend.train_step(rank_slice(mbs, backend.dp_rank, backend.dp_size))
+            losses.append([r.loss, r.grad_norm, r.lr])
+        return {"digest": digest, "losses": losses, "counter": counter.step}
+
+    out = {"latest": manager.latest_step()}
+    manager.load(step=2)
+    out["async2"] = probe()
+    manager.load()  # latest
+    out["async3"] = probe()
+    counter.step = -1
+    backend.load(Path(sync_dir))
+    out["sync3"] = probe()
+    backend.close()
+    return out

@@ -66,8 +66,18 @@ class TrainBackend(ABC):
         """Summed token NLL (nats) and token count over the global batch, reduced over ranks."""
 
     @abstractmethod
-    def save(self, directory: Path) -> None:
-        """Write the full training state (model, optimizer, scheduler) into `directory` (all ranks)."""
+    def save(self, directory: Path) -> bool | None:
+        """Write the full training state (model, optimizer, scheduler) into `directory` (all ranks).
+
+        A backend that saves asynchronously returns True while the files are still being written
+        in the background: `directory` is then incomplete until `finalize_saves` says it is done.
+        A synchronous save returns None (or False) with the files complete.
+        """
+
+    def finalize_saves(self, blocking: bool) -> bool:
+        """Collective. Complete the asynchronous saves that every rank has finished writing (all of
+        them, waiting, when `blocking`). True when no save is pending any more."""
+        return True
 
     @abstractmethod
     def load(self, directory: Path) -> None:

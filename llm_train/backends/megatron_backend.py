@@ -50,6 +50,7 @@ class MegatronBackend(TrainBackend):
         self.chunks: list[torch.nn.Module] = []  # the same wrapped in (Float16Module and) DDP
         self.optimizer = None
         self.scheduler = None
+        self.async_saves = checkpoint.AsyncSaves() if cfg.checkpoint.async_save else None
 
     def build(self, total_steps: int) -> None:
         init_parallel(self.cfg, self.dist, self.layout)
@@ -119,15 +120,29 @@ class MegatronBackend(TrainBackend):
         loss_sum, tokens = run_schedule(self.chunks, micro_batches, forward_only=True)
         return loss_sum, tokens
 
-    def save(self, directory: Path) -> None:
+    def save(self, directory: Path) -> bool:
+        """True when the shards are still being written in the background (`checkpoint.async_save`)."""
         info = {
             "layout": dataclasses.asdict(self.layout),
             "precision": self.cfg.train.precision,
             "te": self.use_te,
         }
-        checkpoint.save(
-            Path(directory), self.gpt_chunks, self.optimizer, self.scheduler, self.cfg.model, info
+        request = checkpoint.save(
+            Path(directory),
+            self.gpt_chunks,
+            self.optimizer,
+            self.scheduler,
+            self.cfg.model,
+            info,
+            asynchronous=self.async_saves is not None,
         )
+        if request is None:
+            return False
+        self.async_saves.schedule(request)
+        return True
+
+    def finalize_saves(self, blocking: bool) -> bool:
+        return self.async_saves.finalize(blocking) if self.async_saves else True
 
     def load(self, directory: Path, model_only: bool | None = None) -> None:
         """Load a checkpoint of any layout; model-only ones (HF warm starts) keep the fresh optimizer."""
@@ -159,4 +174,8 @@ class MegatronBackend(TrainBackend):
         return int(total.item())
 
     def close(self) -> None:
+        if self.async_saves is not None:
+            # The checkpoint manager finalizes every save on the way out of a clean run, so a save
+            # still pending here means an error path: no collectives, the save is never published.
+            self.async_saves.abandon()
         destroy_parallel()

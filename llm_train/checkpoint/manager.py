@@ -7,6 +7,12 @@ Layout under `<run_dir>/checkpoints/`:
     latest                 text: the newest ready step dir name, e.g. "step-300"
 A save goes to `.step-<N>.tmp/`, is fsynced and renamed, then the marker and `latest` are written
 (each atomically). A crash at any point leaves `latest` naming a complete checkpoint.
+
+Asynchronous saves (a backend whose `save` returns True, e.g. megatron with
+`checkpoint.async_save`): `save` returns once the state is handed to background writers; the rename,
+marker, `latest` and retention are the finalize step (`finalize`), run only after every rank's
+writes have finished. At most one save is in flight: the next `save`, any `load` and `close`
+wait for it first. A crash while it is in flight leaves `latest` at the previous complete one.
 """
 
 from __future__ import annotations
@@ -15,7 +21,8 @@ import logging
 import re
 import shutil
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
@@ -64,6 +71,13 @@ def _barrier() -> None:
         torch.distributed.barrier()
 
 
+@dataclass
+class _Save:
+    step: int
+    final: bool
+    started: float  # perf_counter at the save call
+
+
 class CheckpointManager:
     def __init__(
         self,
@@ -73,12 +87,15 @@ class CheckpointManager:
         dist: DistEnv,
         stateful: Mapping[str, Stateful],
         meta: Mapping[str, object] | None = None,
+        on_saved: Callable[[int, Path], None] | None = None,
     ):
         self.dir = Path(run_dir) / "checkpoints"
         self.cfg, self.backend, self.dist = cfg, backend, dist
         self.stateful = stateful  # name -> object; saved in trainer_state.json (same on every rank)
         self.meta = dict(meta or {})
+        self.on_saved = on_saved  # called with (step, dir) once a checkpoint is published
         self.last_saved_step: int | None = None
+        self.pending: _Save | None = None  # an asynchronous save not yet published
 
     def latest_step(self) -> int | None:
         path = latest_checkpoint(self.dir.parent)
@@ -86,6 +103,7 @@ class CheckpointManager:
 
     def load(self, step: int | None = None, path: Path | None = None) -> bool:
         """Restore backend + trainer state from `path`, or step N, or the latest ready step."""
+        self.finalize(blocking=True)  # an in-flight save may be the one to load (rollback)
         if path is None:
             step = self.latest_step() if step is None else step
             if step is None:
@@ -112,37 +130,75 @@ class CheckpointManager:
         return True
 
     def save(self, step: int, final: bool = False) -> Path:
-        """Collective: every rank calls it. Returns the final checkpoint dir."""
-        final_dir = self.dir / f"step-{step}"
-        tmp = self.dir / f".step-{step}.tmp"
+        """Collective: every rank calls it. Returns the checkpoint dir, which exists once published
+        (on return for a synchronous save, after `finalize` for an asynchronous one)."""
+        # One save in flight at a time; this also keeps its .tmp dir from the cleanup below.
+        self.finalize(blocking=True)
         t0 = time.perf_counter()
+        tmp = self.dir / f".step-{step}.tmp"
         if self.dist.is_main:
             self.dir.mkdir(parents=True, exist_ok=True)
             for stale in self.dir.glob(".step-*.tmp"):  # left by a crash mid-save
                 shutil.rmtree(stale, ignore_errors=True)
         _barrier()
-        self.backend.save(tmp)
+        in_background = bool(self.backend.save(tmp))
+        # Trainer state and RNG are taken now, with the backend state they belong to.
         (tmp / "rng").mkdir(parents=True, exist_ok=True)
         torch.save(rng_state(), tmp / "rng" / f"rank-{self.dist.rank}.pt")
         if self.dist.is_main:
             state = {name: obj.state_dict() for name, obj in self.stateful.items()}
             atomic_write_json(tmp / "trainer_state.json", {"step": step, **state})
         _barrier()
+        self.last_saved_step = step
+        save = _Save(step, final, t0)
+        if in_background:
+            self.pending = save
+            log.info(
+                "checkpoint step %d: writing in the background (%.1fs blocked)",
+                step,
+                time.perf_counter() - t0,
+            )
+            return self.dir / f"step-{step}"
+        return self._publish(save)
+
+    def finalize(self, blocking: bool = False) -> Path | None:
+        """Collective. Publish the pending asynchronous save once every rank has written it
+        (waiting for that when `blocking`). Returns the published dir, or None."""
+        if self.pending is None:
+            return None
+        if not self.backend.finalize_saves(blocking):
+            return None
+        save, self.pending = self.pending, None
+        return self._publish(save)
+
+    def close(self) -> None:
+        """Collective. Publish any save still being written (end of training, before exit)."""
+        self.finalize(blocking=True)
+
+    def _publish(self, save: _Save) -> Path:
+        """Make a fully written `.step-N.tmp` visible: rename, ready marker, `latest`, retention."""
+        final_dir = self.dir / f"step-{save.step}"
         if self.dist.is_main:
-            atomic_replace_dir(tmp, final_dir)
+            atomic_replace_dir(self.dir / f".step-{save.step}.tmp", final_dir)
             marker = {
-                "step": step,
-                "final": final,
+                "step": save.step,
+                "final": save.final,
                 "time": time.time(),
                 "backend": self.backend.name,
                 **self.meta,
             }
-            atomic_write_json(self.dir / f"step-{step}.ready.json", marker)
-            atomic_write_text(self.dir / "latest", f"step-{step}\n")
+            atomic_write_json(self.dir / f"step-{save.step}.ready.json", marker)
+            atomic_write_text(self.dir / "latest", f"step-{save.step}\n")
             self._apply_retention()
         _barrier()
-        self.last_saved_step = step
-        log.info("checkpoint step %d saved to %s in %.1fs", step, final_dir, time.perf_counter() - t0)
+        log.info(
+            "checkpoint step %d saved to %s in %.1fs",
+            save.step,
+            final_dir,
+            time.perf_counter() - save.started,
+        )
+        if self.on_saved is not None:
+            self.on_saved(save.step, final_dir)
         return final_dir
 
     def _apply_retention(self) -> None:

@@ -77,6 +77,14 @@ def _parallel(cfg: ExperimentConfig) -> Iterator[Problem]:
             yield "parallel.offload_params", p.offload_params, "none unless parallel.zero_stage is 3"
         if p.offload_optimizer != "none" and p.zero_stage == 0:
             yield "parallel.offload_optimizer", p.offload_optimizer, "none when parallel.zero_stage is 0"
+        if cfg.checkpoint.async_save:
+            # DeepSpeed's background writers (decoupled/fast engines: its AIO op; DataStates: an extra
+            # package) do not fit the publish-after-all-ranks-wrote layout without more work.
+            yield (
+                "checkpoint.async_save",
+                True,
+                "false with backend deepspeed (asynchronous saves need parallel.backend=megatron)",
+            )
     if "nvme" in (p.offload_optimizer, p.offload_params) and not p.nvme_path:
         yield "parallel.nvme_path", p.nvme_path, "a directory when offloading to nvme"
     if cfg.cluster.scheduler == "slurm" and cfg.cluster.hardware.gpus_per_node:

@@ -70,7 +70,7 @@ class Trainer:
         stateful.update({cb.name: cb for cb in self.callbacks})
         meta = {"config_sha256": self.config_sha256}
         self.checkpointer = CheckpointManager(
-            self.run_dir, cfg.checkpoint, self.backend, self.dist, stateful, meta
+            self.run_dir, cfg.checkpoint, self.backend, self.dist, stateful, meta, on_saved=self._saved
         )
 
     def fit(self) -> None:
@@ -83,6 +83,7 @@ class Trainer:
             self._resume()
             while self.step < self.total_steps:
                 self._train_step()
+                self.checkpointer.finalize(blocking=False)  # publish a background save once written
                 if self.spike.rollback_due:
                     self._rollback()
                     continue
@@ -93,6 +94,7 @@ class Trainer:
                 if self._checkpoint_due() or (stop and self.cfg.checkpoint.save_on_signal):
                     self._save()
                 if stop:
+                    self.checkpointer.close()  # the signal's save must be published before exit
                     self.event("interrupted", signal=self.stop.received)
                     if self.dist.is_main:
                         mark_interrupted(self.run_dir, self.step, self.stop.received, self.dist.job_id)
@@ -101,6 +103,7 @@ class Trainer:
                     )
             if self.cfg.checkpoint.save_final and self.checkpointer.last_saved_step != self.step:
                 self._save(final=True)
+            self.checkpointer.close()
             self.event("finished")
         except BaseException as exc:
             self._hook("on_error", exc)
@@ -151,8 +154,10 @@ class Trainer:
         return bool(every) and self.step % every == 0
 
     def _save(self, final: bool = False) -> None:
-        path = self.checkpointer.save(self.step, final=final)
-        self._hook("post_checkpoint_saved", self.step, path)
+        self.checkpointer.save(self.step, final=final)  # `_saved` runs once it is published
+
+    def _saved(self, step: int, path: Path) -> None:
+        self._hook("post_checkpoint_saved", step, path)
 
     def _resume(self) -> None:
         resume = self.cfg.train.resume

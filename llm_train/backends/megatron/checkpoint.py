@@ -9,21 +9,35 @@ TP / PP / VPP / DP layout ("resharding"):
 - what cannot be resharded: the optimizer state between the distributed and the non-distributed
   optimizer (they store different keys; load the model only, `model_only=True`, and start a fresh
   optimizer), and any change of the model spec itself (shapes must match).
+
+Asynchronous saves (`checkpoint.async_save`) use megatron-core's own machinery, as Megatron-LM's
+training loop does: `dist_checkpointing.save(..., async_sharded_save=True)` plans the save, writes
+`common.pt` and returns an `AsyncRequest`; `AsyncSaves.schedule` hands it to an `AsyncCallsQueue`,
+which copies the tensors to host memory (D2H, on CUDA) and forks a writer process, so training goes
+on while the shards are written. `AsyncSaves.finalize` (collective) checks whether every rank's writer
+has finished and then runs megatron's finalize steps (global `.metadata`, `metadata.json`). Until
+then the directory is incomplete; the caller (the checkpoint manager) publishes it only after that.
+The forked writer (megatron's non-persistent caller) sees the tensors as they were at the fork, so
+CPU tensors that training then updates in place are still saved consistently.
 """
 
 from __future__ import annotations
 
 import json
+import logging
 from pathlib import Path
 
 import torch
 import torch.distributed as dist
 from megatron.core import dist_checkpointing
+from megatron.core.dist_checkpointing.strategies.async_utils import AsyncCallsQueue, AsyncRequest
 from megatron.core.optimizer import MegatronOptimizer
 from megatron.core.optimizer_param_scheduler import OptimizerParamScheduler
 
 from llm_train.config.model import ModelConfig
 from llm_train.utils.atomic import atomic_write_json
+
+log = logging.getLogger(__name__)
 
 # Written next to megatron's own metadata.json: the model spec (also what the DeepSpeed backend's
 # checkpoints carry) so `llm-train export` needs nothing but the checkpoint directory.
@@ -56,17 +70,64 @@ def save(
     scheduler: OptimizerParamScheduler,
     model_cfg: ModelConfig,
     info: dict,
-) -> None:
+    asynchronous: bool = False,
+) -> AsyncRequest | None:
+    """Collective. With `asynchronous`, returns the request that writes the shards (to be scheduled
+    with `AsyncSaves`); the directory is incomplete until that request is finalized."""
     directory = Path(directory)
     if dist.get_rank() == 0:
         directory.mkdir(parents=True, exist_ok=True)
     dist.barrier()
     state = _full_state(gpt_chunks, optimizer, scheduler, loading=False)
-    dist_checkpointing.save(state, str(directory))
+    request = dist_checkpointing.save(state, str(directory), async_sharded_save=asynchronous)
     if dist.get_rank() == 0:
         atomic_write_json(directory / MODEL_CONFIG_FILE, model_cfg.model_dump(mode="json"))
         atomic_write_json(directory / BACKEND_FILE, {"backend": "megatron", **info})
     dist.barrier()
+    return request
+
+
+class AsyncSaves:
+    """This rank's background checkpoint writes: megatron's `AsyncCallsQueue`, one call per save.
+
+    `schedule` and `finalize` are collective (every rank calls them in the same order).
+    """
+
+    def __init__(self):
+        # The non-persistent caller forks one writer per save (Megatron-LM's default for this
+        # megatron-core). The persistent one sends CPU tensors to a spawned worker through shared
+        # memory, i.e. without a copy: training would update them while they are being written.
+        self._queue = AsyncCallsQueue(persistent=False)
+
+    @property
+    def pending(self) -> int:
+        return self._queue.get_num_unfinalized_calls()
+
+    def schedule(self, request: AsyncRequest) -> None:
+        self._queue.schedule_async_request(request)
+
+    def finalize(self, blocking: bool) -> bool:
+        """Finalize the saves every rank has finished writing (all, waiting, when `blocking`).
+
+        True when none is left pending. Raises megatron's CheckpointingException on every rank
+        if any rank failed to write its shards.
+        """
+        if self.pending:
+            self._queue.maybe_finalize_async_calls(blocking=blocking)
+        return self.pending == 0
+
+    def abandon(self) -> None:
+        """Drop pending saves without collectives (error path: other ranks may be gone).
+
+        Their directories stay incomplete and are never published; a writer still running is
+        joined when the process exits.
+        """
+        if self.pending:
+            log.warning("abandoning %d unfinished asynchronous checkpoint save(s)", self.pending)
+        self._queue.close(abort=True)
+        # Forget them: megatron-core >= 0.17 finalizes (collectively) what is left when the queue
+        # is garbage collected.
+        self._queue.async_calls.clear()
 
 
 def load(
