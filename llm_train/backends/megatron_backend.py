@@ -60,7 +60,9 @@ class MegatronBackend(TrainBackend):
         on_cuda = torch.cuda.is_available()
         ddp_config = DistributedDataParallelConfig(
             grad_reduce_in_fp32=True,
-            overlap_grad_reduce=False,
+            # Data-parallel gradient all-reduce overlapped with the backward pass (NCCL streams);
+            # gloo on CPU runs it in the caller's thread, so there is nothing to overlap.
+            overlap_grad_reduce=on_cuda and self.layout.dp > 1,
             use_distributed_optimizer=on_cuda and self.cfg.parallel.distributed_optimizer,
             check_for_nan_in_grad=False,
         )

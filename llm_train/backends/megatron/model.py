@@ -85,11 +85,13 @@ def transformer_config(
         # the same weights; on GPU each rank initializes its own shard in place.
         use_cpu_initialization=not on_cuda,
         # Fused kernels exist only as CUDA/TE code; the unfused paths are numerically the same.
+        # With TE these are Megatron-LM's defaults: fused SwiGLU, softmax, RoPE, and weight
+        # gradients accumulated straight into DDP's fp32 main_grad buffers.
         bias_activation_fusion=use_te,
         masked_softmax_fusion=use_te,
-        apply_rope_fusion=False,
+        apply_rope_fusion=use_te,
         bias_dropout_fusion=use_te,
-        gradient_accumulation_fusion=False,
+        gradient_accumulation_fusion=use_te,
         persist_layer_norm=False,
         cross_entropy_loss_fusion=False,
         # Freeing a stage's output right after sending it is safe with NCCL (stream-ordered), but
