@@ -62,7 +62,7 @@ def test_best_layout_overrides_load_as_a_valid_config(site):
     plan = make_plan(cfg, PlanOptions(top=3))
     assert plan.best is not None
     assert all(c.fits(plan.devices) and c.layout.gpus == plan.devices.count for c in plan.ranked)
-    times = [c.step.total for c in plan.ranked]
+    times = [round(c.step.total, 9) for c in plan.ranked]  # the ranking ties on 9 decimals
     assert times == sorted(times)
     reloaded = load_config(exp, plan.best.layout.overrides("megatron"), cluster=site).config
     assert reloaded.parallel.tp == plan.best.layout.tp and reloaded.parallel.dp == plan.best.layout.dp

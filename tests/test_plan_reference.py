@@ -98,3 +98,19 @@ def test_modelled_mfu_of_llama_65b_is_near_the_published_one():
     ranked, _ = search_layouts(w, devices, A100_PEAK, allow_offload=False)
     assert ranked
     assert ranked[0].step.mfu(devices.count, A100_PEAK) == pytest.approx(llama_mfu(), rel=0.15)
+
+
+def test_a_profiles_compute_efficiency_scales_the_compute_term():
+    """H100/GH200 and MI250X profiles set a lower best efficiency than the A100-calibrated 0.60."""
+    from dataclasses import replace
+
+    from llm_train.plan.timing import MAX_COMPUTE_EFFICIENCY
+
+    base = Devices(count=8, per_node=8, memory_gb=80, peak_tflops=989, intra_bw_gbps=450, inter_bw_gbps=25)
+    w = Workload(model("llama2-7b"), 4096, 1024, int(1e12), "bf16", "megatron")
+    (default, *_), _ = search_layouts(w, base, 989, allow_offload=False)
+    slower = replace(base, max_compute_efficiency=0.5)
+    (lowered, *_), _ = search_layouts(w, slower, 989, allow_offload=False)
+    assert lowered.layout == default.layout or lowered.step.total >= default.step.total
+    same = [r for r in search_layouts(w, slower, 989, allow_offload=False)[0] if r.layout == default.layout]
+    assert same[0].step.compute == pytest.approx(default.step.compute * MAX_COMPUTE_EFFICIENCY / 0.5)

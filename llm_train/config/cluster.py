@@ -21,6 +21,9 @@ class HardwareConfig(Section):
     gpu_memory_gb: PositiveFloat | None = None
     # Dense bf16 peak per device, the MFU denominator.
     peak_bf16_tflops: PositiveFloat | None = None
+    # Best matmul-bound share of that peak a well-tuned dense decoder reaches before communication
+    # (`llm-train plan`'s compute term); unset means the A100-calibrated 0.60.
+    max_compute_efficiency: float | None = Field(None, gt=0, le=1)
     gpu_power_w: PositiveFloat | None = None
     # Everything in a node that is not a GPU (CPUs, memory, NICs), for energy estimates.
     node_base_power_w: PositiveFloat | None = None

@@ -9,6 +9,8 @@ compute  = hardware FLOPs / (peak x efficiency). Hardware FLOPs are model FLOPs 
            sat(x, x0) = x / (x + x0): small matmuls run further from peak. 0.60 is about the
            best end-to-end MFU reported for dense decoders before communication costs
            (Megatron-LM on A100: 56% MFU with communication, Korthikanti et al. 2022, Table 5).
+           Newer parts reach less of their larger peak: a cluster profile sets its own
+           `hardware.max_compute_efficiency` (H100 / GH200 0.50, MI250X 0.40 in the presets).
 tp       = per layer and micro batch 4 all-reduces of b s h bf16 (2 forward, 2 backward; +2
            with full recompute); ring all-reduce moves 2 (t-1)/t of the message. Not overlapped.
 cp       = ring attention passes K and V around the cp ranks (forward) and K, V, dK, dV
@@ -81,10 +83,13 @@ def hardware_flops_per_token(m: ModelConfig, seq_length: int, recompute: str) ->
     return model
 
 
-def compute_efficiency(m: ModelConfig, layout: Layout, seq_length: int) -> float:
+def compute_efficiency(
+    m: ModelConfig, layout: Layout, seq_length: int, max_efficiency: float | None = None
+) -> float:
     width = m.hidden_size / layout.tp
     tokens = layout.micro_batch * seq_length / layout.cp
-    return MAX_COMPUTE_EFFICIENCY * width / (width + 64) * tokens / (tokens + 128)
+    best = max_efficiency or MAX_COMPUTE_EFFICIENCY
+    return best * width / (width + 64) * tokens / (tokens + 128)
 
 
 def _allreduce(bytes_: float, n: int, bw_gbps: float) -> float:
@@ -113,7 +118,7 @@ def estimate_step_time(w: Workload, layout: Layout, devices: Devices, peak_tflop
     n_micro = max(1, layout.grad_accum(w.global_batch))
     model_flops = w.tokens_per_step * flops_per_token(m, s)
     hw_flops = w.tokens_per_step * hardware_flops_per_token(m, s, layout.recompute)
-    rate = peak_tflops * 1e12 * compute_efficiency(m, layout, s)
+    rate = peak_tflops * 1e12 * compute_efficiency(m, layout, s, devices.max_compute_efficiency)
     compute = hw_flops / layout.gpus / rate
     per_micro = compute / n_micro
     tp_bw, pp_bw, dp_bw = _bandwidths(devices, layout)

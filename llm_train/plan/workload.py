@@ -52,6 +52,7 @@ class Devices:
     node_base_power_w: float | None = None
     name: str = "gpu"
     is_gpu: bool = True
+    max_compute_efficiency: float | None = None  # None: timing.MAX_COMPUTE_EFFICIENCY
 
     @property
     def nodes(self) -> int:
@@ -86,6 +87,7 @@ def devices_from_config(cfg: ExperimentConfig, gpus: int | None = None, nodes: i
             inter_bw_gbps=hw.inter_node_bw_gbps,
             gpu_power_w=None,
             node_base_power_w=hw.node_base_power_w,
+            max_compute_efficiency=hw.max_compute_efficiency,
             name="cpu process",
             is_gpu=False,
         )
@@ -99,6 +101,7 @@ def devices_from_config(cfg: ExperimentConfig, gpus: int | None = None, nodes: i
         inter_bw_gbps=hw.inter_node_bw_gbps,
         gpu_power_w=hw.gpu_power_w,
         node_base_power_w=hw.node_base_power_w,
+        max_compute_efficiency=hw.max_compute_efficiency,
         name=hw.gpu_name or hw.accelerator,
         is_gpu=True,
     )
