@@ -13,6 +13,8 @@ import contextlib
 import fcntl
 import json
 import logging
+import signal
+import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -67,6 +69,7 @@ class Watcher:
 
             self.submit_options = SubmitOptions()
         self.track, self.echo = track, echo
+        self._stop = threading.Event()  # set by SIGINT/SIGTERM during `watch`
         self.results = results_path(self.run_dir)
         self._reported: set[str] = set()
 
@@ -100,6 +103,8 @@ class Watcher:
             if steps and self.slurm:
                 report.submitted = self._submit(steps)
             for step in [] if self.slurm else steps:
+                if self._stop.is_set():
+                    break  # a signal: leave the rest for the next watcher
                 record = evaluate_checkpoint(ck.ref_for_step(self.run_dir, step), self.settings, self.cfg)
                 self._store(record)
                 (report.evaluated if record["kind"] == "result" else report.failed).append(step)
@@ -119,14 +124,36 @@ class Watcher:
             log_record(self.run_dir, record, self.cfg)
 
     def watch(self, interval: float = 60.0, once: bool = False, max_passes: int | None = None) -> int:
-        passes = 0
-        while True:
-            report = self.run_once()
-            self.echo(report.line())
-            passes += 1
-            if once or (max_passes and passes >= max_passes):
-                return 1 if report.failed else 0
-            time.sleep(interval)
+        """Pass after pass until `once`, `max_passes`, or SIGINT/SIGTERM.
+
+        The first signal stops the watcher after the checkpoint it is evaluating (a second one
+        interrupts at once). A flag, not KeyboardInterrupt: an exception raised while Python runs a
+        finalizer is printed and dropped, and the watcher would go on forever.
+        """
+        stop = self._stop
+        previous = {}
+
+        def request_stop(signum, frame):
+            if stop.is_set():
+                raise KeyboardInterrupt
+            stop.set()
+            log.info("watch: signal %d, stopping after the current checkpoint", signum)
+
+        if threading.current_thread() is threading.main_thread():
+            previous = {sig: signal.signal(sig, request_stop) for sig in (signal.SIGINT, signal.SIGTERM)}
+        try:
+            passes = 0
+            while True:
+                report = self.run_once()
+                self.echo(report.line())
+                passes += 1
+                if once or (max_passes and passes >= max_passes):
+                    return 1 if report.failed else 0
+                if stop.wait(interval):
+                    return 0
+        finally:
+            for sig, handler in previous.items():
+                signal.signal(sig, handler)
 
     # -- Slurm ------------------------------------------------------------------------------
     def settings_file(self) -> Path:

@@ -123,3 +123,20 @@ def test_a_second_watcher_on_the_same_run_is_refused(tmp_path):
 
     with first._lock(), pytest.raises(EvalError, match="another `eval watch`"):
         second.run_once()
+
+
+def test_sigterm_stops_the_watch_loop_after_the_current_pass(tmp_path):
+    w = world(tmp_path, steps=())
+    settings, cfg = _settings(w["run_dir"], tasks=[])
+    lines = []
+
+    def echo(line):
+        lines.append(line)
+        if len(lines) == 1:
+            os.kill(os.getpid(), signal.SIGTERM)  # what scancel sends
+
+    handler = signal.getsignal(signal.SIGTERM)
+    watcher = Watcher(w["run_dir"], settings, cfg, track=False, echo=echo)
+    assert watcher.watch(interval=30) == 0  # returns at once, without sleeping 30 s
+    assert len(lines) == 1 and lines[0].startswith("watch:")
+    assert signal.getsignal(signal.SIGTERM) is handler  # the caller's handler is back
