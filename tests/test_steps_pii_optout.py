@@ -151,5 +151,7 @@ def test_normalize_drop_reasons():
     assert [d.id for d in step.run(docs)] == ["c"]
     assert step.stats["dropped.normalize_empty"] == 1
     assert step.stats["dropped.normalize_bad_encoding"] == 1
+    assert step.stats["dropped_bytes.normalize_bad_encoding"] == len(docs[1].text.encode("utf-8"))
+    assert step.stats["bytes_dropped"] == step.stats["bytes_in"] - step.stats["bytes_out"]
     with pytest.raises(ConfigError, match="form must be"):
         Normalize(form="NFX")

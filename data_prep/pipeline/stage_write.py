@@ -60,10 +60,7 @@ def write_shard(plan: Plan, workdir: Workdir, index: int) -> dict[str, Any]:
             dedup.update("bytes_in", nbytes, lang)
             reason = removed.get(row)
             if reason:
-                dedup.update("docs_dropped", 1, lang)
-                dedup.update("bytes_dropped", nbytes, lang)
-                dedup.update(f"dropped.{reason}", 1, lang)
-                dedup.update(f"dropped_bytes.{reason}", nbytes, lang)
+                dedup.drop(reason, nbytes, lang)
                 continue
             dedup.update("docs_out", 1, lang)
             dedup.update("bytes_out", nbytes, lang)

@@ -20,6 +20,13 @@ class StepStats:
         if lang is not None:
             self.by_lang[lang][key] += value
 
+    def drop(self, reason: str, nbytes: int, lang: str | None = None) -> None:
+        """One document removed for `reason`: totals and per-reason counts, documents and bytes."""
+        self.update("docs_dropped", 1, lang)
+        self.update("bytes_dropped", nbytes, lang)
+        self.update(f"dropped.{reason}", 1, lang)
+        self.update(f"dropped_bytes.{reason}", nbytes, lang)
+
     def __getitem__(self, key: str) -> float:
         return self.counters.get(key, 0)
 

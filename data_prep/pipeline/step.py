@@ -29,6 +29,9 @@ class PipelineStep:
         self.stats.update("docs_out", 1, doc.lang)
         self.stats.update("bytes_out", len(doc.text.encode("utf-8")), doc.lang)
 
+    def count_dropped(self, doc: Document, reason: str) -> None:
+        self.stats.drop(reason, len(doc.text.encode("utf-8")), doc.lang)
+
 
 FilterResult = bool | tuple[bool, str]
 
@@ -52,10 +55,3 @@ class BaseFilter(PipelineStep):
                 yield doc
             else:
                 self.count_dropped(doc, reason)
-
-    def count_dropped(self, doc: Document, reason: str) -> None:
-        nbytes = len(doc.text.encode("utf-8"))
-        self.stats.update("docs_dropped", 1, doc.lang)
-        self.stats.update("bytes_dropped", nbytes, doc.lang)
-        self.stats.update(f"dropped.{reason}", 1, doc.lang)
-        self.stats.update(f"dropped_bytes.{reason}", nbytes, doc.lang)

@@ -48,9 +48,7 @@ class ReadResult:
         key = f"read_{reason}"
         self.stats.update("docs_in", 1)
         self.stats.update("bytes_in", nbytes)
-        self.stats.update("docs_dropped", 1)
-        self.stats.update(f"dropped.{key}", 1)
-        self.stats.update(f"dropped_bytes.{key}", nbytes)
+        self.stats.drop(key, nbytes)
         samples = self.samples.setdefault(key, [])
         if len(samples) < SAMPLES_PER_REASON:
             samples.append(where)

@@ -162,8 +162,7 @@ class Normalize(PipelineStep):
             self.count_in(doc)
             text, reason = self.normalize(doc.text, self.params.get(doc.lang))
             if reason is not None:
-                self.stats.update("docs_dropped", 1, doc.lang)
-                self.stats.update(f"dropped.{reason}", 1, doc.lang)
+                self.count_dropped(doc, reason)
                 continue
             if text != doc.text:
                 self.stats.update("normalize.changed", 1, doc.lang)
