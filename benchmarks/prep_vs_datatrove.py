@@ -67,6 +67,29 @@ def tap(stream, ids: list):
         yield doc
 
 
+def filter_decisions(docs, originals: dict, entered: dict, steps: dict) -> dict[str, dict[str, str]]:
+    """Per shared filter: "keep", or the drop reason, for every document that reached it.
+
+    Reasons are recomputed after timing, on the text each filter saw (filters do not edit text
+    here); either side's filter returns True/False or (False, reason).
+    """
+    by_id = {d.id: d for d in docs}
+    decisions = {}
+    for i, name in enumerate(FILTERS):
+        after = set(entered[FILTERS[i + 1]] if i + 1 < len(FILTERS) else entered["pii"])
+        out = {}
+        for doc_id in entered[name]:
+            if doc_id in after:
+                out[doc_id] = "keep"
+            else:
+                doc = by_id[doc_id]
+                doc.text = originals[doc_id]
+                result = steps[name].filter(doc)
+                out[doc_id] = result[1] if isinstance(result, tuple) else "drop?"
+        decisions[name] = out
+    return decisions
+
+
 # ---------------------------------------------------------------- our side (this venv)
 def run_ours(docs_json: list[dict]) -> dict:
     sys.path.insert(0, str(REPO))
@@ -103,22 +126,8 @@ def run_ours(docs_json: list[dict]) -> dict:
             n_sigs += len(batch.bands())
     n_sigs += len(batch.bands())
     elapsed = time.perf_counter() - t0
-    # Reasons are recomputed after timing, on the text each filter saw (filters do not edit text here).
-    by_id = {d.id: d for d in docs}
-    decisions = {}
-    for i, name in enumerate(FILTERS):
-        after = set(entered[FILTERS[i + 1]] if i + 1 < len(FILTERS) else entered["pii"])
-        out = {}
-        for doc_id in entered[name]:
-            if doc_id in after:
-                out[doc_id] = "keep"
-            else:
-                doc = by_id[doc_id]
-                doc.text = originals[doc_id]
-                result = steps[name].filter(doc)
-                out[doc_id] = result[1] if result is not True else "drop?"
-        decisions[name] = out
     langs = {d.id: d.lang for d in docs}
+    decisions = filter_decisions(docs, originals, entered, steps)
     return {"seconds": elapsed, "signatures": n_sigs, "decisions": decisions, "langs": langs}
 
 
@@ -187,21 +196,7 @@ def run_datatrove(docs_json: list[dict], workdir: str) -> dict:
         stream = step.run(tap(stream, entered[name]), rank=0, world_size=1)
     minhash.run(stream, rank=0, world_size=1)
     elapsed = time.perf_counter() - t0
-    by_id = {d.id: d for d in docs}
-    decisions = {}
-    for i, name in enumerate(FILTERS):
-        after = set(entered[FILTERS[i + 1]] if i + 1 < len(FILTERS) else entered["pii"])
-        out = {}
-        for doc_id in entered[name]:
-            if doc_id in after:
-                out[doc_id] = "keep"
-            else:
-                doc = by_id[doc_id]
-                doc.text = originals[doc_id]
-                result = steps[name].filter(doc)
-                out[doc_id] = result[1] if isinstance(result, tuple) else "drop?"
-        decisions[name] = out
-    return {"seconds": elapsed, "decisions": decisions}
+    return {"seconds": elapsed, "decisions": filter_decisions(docs, originals, entered, steps)}
 
 
 # ---------------------------------------------------------------- orchestration

@@ -22,23 +22,10 @@ from pathlib import Path
 
 import pytest
 
+from llm_train.slurm.query import TERMINAL
+
 REPO_ROOT = Path(__file__).resolve().parents[1]
 CLUSTER_DIR = REPO_ROOT / "slurm" / "local-cluster"
-
-# Job states after which Slurm will not run the job again by itself.
-TERMINAL_STATES = frozenset(
-    {
-        "BOOT_FAIL",
-        "CANCELLED",
-        "COMPLETED",
-        "DEADLINE",
-        "FAILED",
-        "NODE_FAIL",
-        "OUT_OF_MEMORY",
-        "PREEMPTED",
-        "TIMEOUT",
-    }
-)
 
 
 def default_state_dir() -> Path:
@@ -122,10 +109,10 @@ class SlurmCluster:
         seen: dict[str, str] = {}
         while time.monotonic() < deadline:
             ctld = self.controller_states(job_id)
-            if not ctld or all(s in TERMINAL_STATES for s in ctld.values()):
+            if not ctld or all(s in TERMINAL for s in ctld.values()):
                 acct = self.accounting_states(job_id)
                 seen = ctld if acct is None else acct
-                if seen and set(ctld) <= set(seen) and all(s in TERMINAL_STATES for s in seen.values()):
+                if seen and set(ctld) <= set(seen) and all(s in TERMINAL for s in seen.values()):
                     return ",".join(sorted(set(seen.values())))
             else:
                 seen = ctld

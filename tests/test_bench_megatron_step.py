@@ -14,7 +14,7 @@ import pytest
 
 from llm_train.config import load_config
 from llm_train.model.spec import flops_per_token, param_counts
-from tests.helpers.tiny_packed import REPO, train_env
+from tests.helpers.tiny_packed import REPO, megatron_shim_env
 
 pytestmark = [pytest.mark.slow, pytest.mark.distributed]
 
@@ -22,7 +22,7 @@ OVERRIDES = ["parallel.tp=2", "parallel.distributed_optimizer=false", "train.pre
 
 
 def test_megatron_step_benchmark_reports_mfu():
-    env = train_env(PYTHONPATH=f"{REPO / 'tests' / 'megatron_shim_site'}:{REPO}", LLM_TRAIN_TEST_CPU_SHIM="1")
+    env = megatron_shim_env()
     cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc-per-node", "2", "--master-port", "29613"]
     cmd += [str(REPO / "benchmarks" / "train_step.py"), "--backend", "megatron", "--steps", "1"]
     cmd += ["--warmup", "1", "--peak-tflops", "0.5", *OVERRIDES]

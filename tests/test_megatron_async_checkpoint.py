@@ -97,9 +97,8 @@ def test_async_save_refused_with_deepspeed(configs_root: Path) -> None:
 def test_train_cli_with_async_saves(tmp_path: Path) -> None:
     """The trainer publishes every background save: at the next save, and at the end of training."""
     import json
-    import subprocess
 
-    from tests.helpers.tiny_packed import REPO, make_packed, train_cmd, train_env, write_experiment
+    from tests.helpers.tiny_packed import make_packed, run_megatron_train, write_experiment
 
     config = write_experiment(
         tmp_path,
@@ -108,17 +107,7 @@ def test_train_cli_with_async_saves(tmp_path: Path) -> None:
         parallel={"backend": "megatron", "tp": 2, "dp": 1, "distributed_optimizer": False},
         checkpoint={"every_steps": 2, "keep_last": 1, "keep_every": 2, "async_save": True},
     )
-    env = train_env(PYTHONPATH=f"{REPO / 'tests' / 'megatron_shim_site'}:{REPO}", LLM_TRAIN_TEST_CPU_SHIM="1")
-    proc = subprocess.run(
-        train_cmd(config, "--nproc", "2", "--run-id", "a"),
-        env=env,
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
-    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
-    ckpt = tmp_path / "runs" / "t" / "a" / "checkpoints"
+    ckpt = run_megatron_train(config, tmp_path, 2, "a") / "checkpoints"
     assert (ckpt / "latest").read_text().strip() == "step-4"
     assert sorted(p.name for p in ckpt.iterdir() if p.is_dir()) == ["step-2", "step-4"]
     for step in (2, 4):

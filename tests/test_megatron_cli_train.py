@@ -8,12 +8,11 @@ TP=1 on the same data and seed must give the same losses (tensor parallelism cha
 from __future__ import annotations
 
 import json
-import subprocess
 from pathlib import Path
 
 import pytest
 
-from tests.helpers.tiny_packed import REPO, make_packed, train_cmd, train_env, write_experiment
+from tests.helpers.tiny_packed import make_packed, run_megatron_train, write_experiment
 
 pytestmark = [pytest.mark.slow, pytest.mark.distributed]
 
@@ -36,17 +35,7 @@ def run_train(tmp: Path, mixture: Path, tp: int, run_id: str) -> Path:
         parallel={"backend": "megatron", "tp": tp, "dp": 1, "distributed_optimizer": False},
         checkpoint={"every_steps": 4, "keep_last": 1},
     )
-    env = train_env(PYTHONPATH=f"{REPO / 'tests' / 'megatron_shim_site'}:{REPO}", LLM_TRAIN_TEST_CPU_SHIM="1")
-    proc = subprocess.run(
-        train_cmd(config, "--nproc", str(tp), "--run-id", run_id),
-        env=env,
-        cwd=tmp,
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
-    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
-    return tmp / "runs" / "t" / run_id
+    return run_megatron_train(config, tmp, tp, run_id)
 
 
 def test_train_cli_megatron_tp2_equals_tp1(tmp_path: Path) -> None:

@@ -161,3 +161,27 @@ def train_cmd(config: Path, *args: str) -> list[str]:
     import sys
 
     return [sys.executable, "-m", "llm_train.cli.main", "train", str(config), *args]
+
+
+def megatron_shim_env() -> dict[str, str]:
+    """Environment for processes the test does not start itself (torchrun ranks): each loads the
+    test-only megatron CPU shim at start-up (tests/megatron_shim_site)."""
+    return train_env(
+        PYTHONPATH=f"{REPO / 'tests' / 'megatron_shim_site'}:{REPO}", LLM_TRAIN_TEST_CPU_SHIM="1"
+    )
+
+
+def run_megatron_train(config: Path, cwd: Path, nproc: int, run_id: str) -> Path:
+    """`llm-train train CONFIG` on CPU through the shim; returns the run dir (experiment name "t")."""
+    import subprocess
+
+    proc = subprocess.run(
+        train_cmd(config, "--nproc", str(nproc), "--run-id", run_id),
+        env=megatron_shim_env(),
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    return cwd / "runs" / "t" / run_id
