@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import math
 import subprocess
 import sys
@@ -95,3 +96,106 @@ def test_training_survives_an_unreachable_aim_server_then_sync_imports(tmp_path)
     assert got.keys() == expected.keys()
     for key, value in expected.items():
         assert (math.isnan(value) and math.isnan(got[key])) or got[key] == pytest.approx(value)
+
+
+def aim_runs(repo: Path) -> dict[str, str]:
+    """{run hash: name} from Aim's run table (every run, indexed or not)."""
+    from aim import Repo
+
+    return {run.hash: run.name for run in Repo.from_path(str(repo)).structured_db.runs()}
+
+
+def train_steps(repo: Path, run_hash: str) -> list[int]:
+    from aim import Repo
+
+    from llm_train.tracking.aim_tracker import index_run
+
+    index_run(str(repo), run_hash)
+    run = Repo.from_path(str(repo)).get_run(run_hash)
+    (metric,) = [m for m in run.metrics() if m.name == "loss" and m.context.to_dict() == {"subset": "train"}]
+    return sorted(int(step) for step in metric.data.indices_list())
+
+
+def test_another_spelling_of_the_repo_continues_the_same_run(tmp_path, monkeypatch):
+    from llm_train.tracking import AimTracker
+
+    monkeypatch.chdir(tmp_path)
+    run_dir = tmp_path / "runs" / "t" / "r"
+    run_dir.mkdir(parents=True)
+    for repo, steps in (("runs/aim", (1, 2)), (f"{tmp_path}/runs/./aim/", (3, 4))):
+        tracker = AimTracker(repo, run_dir, "t", {}, None)
+        for step in steps:
+            tracker.log(step, {"loss": 1.0 / step}, {"subset": "train"})
+        tracker.close()
+    (run_hash,) = aim_runs(tmp_path / "runs" / "aim")
+    assert train_steps(tmp_path / "runs" / "aim", run_hash) == [1, 2, 3, 4]
+    assert json.loads((run_dir / "aim.json").read_text())["repo"] == str(tmp_path / "runs" / "aim")
+
+
+KILLED_TRAINER = """
+import os, sys
+from pathlib import Path
+from llm_train.tracking import AimTracker
+tracker = AimTracker(sys.argv[1], Path(sys.argv[2]), "t", {}, None)
+tracker.log(1, {"loss": 2.0}, {"subset": "train"})
+os.kill(os.getpid(), 9)  # killed at the time limit: the run's lock stays behind
+"""
+
+
+def test_a_trainer_killed_on_another_node_is_continued(tmp_path, caplog):
+    """Aim frees a dead holder's lock only on the same machine: after a requeue onto another node the
+    resumed trainer takes over the lock its own run dir's previous trainer left. (filelock >= 3.2x
+    also breaks any Aim lock older than 2 s, since Aim rewrites the lock file in a format filelock
+    calls malformed; Aim allows filelock back to 3.3, which waits and fails instead.)"""
+    from llm_train.tracking import AimTracker
+
+    repo, run_dir = tmp_path / "aim", tmp_path / "runs" / "t" / "r"
+    run_dir.mkdir(parents=True)
+    proc = subprocess.run([sys.executable, "-c", KILLED_TRAINER, str(repo), str(run_dir)], env=train_env())
+    assert proc.returncode == -9
+    state = json.loads((run_dir / "aim.json").read_text())
+    lock = repo / ".aim" / "locks" / f"{state['run_hash']}.softlock"
+    # What the lock says when that trainer ran on another node: another machine id, same format.
+    _machine, pid, stamp = lock.read_text().split("-", 2)
+    lock.write_text(f"1{_machine}-{pid}-{stamp}")
+    state["lock"] = lock.read_text()
+    (run_dir / "aim.json").write_text(json.dumps(state))
+    with caplog.at_level(logging.WARNING, logger="llm_train.tracking.aim_tracker"):
+        tracker = AimTracker(str(repo), run_dir, "t", {}, None)
+    assert tracker.active and tracker.run.hash == state["run_hash"]
+    assert "previous trainer" in caplog.text
+    tracker.log(2, {"loss": 1.0}, {"subset": "train"})
+    tracker.close()
+    assert list(aim_runs(repo)) == [state["run_hash"]]
+    assert train_steps(repo, state["run_hash"]) == [1, 2]
+
+
+@pytest.mark.slow
+def test_a_resume_that_fails_early_leaves_one_aim_run(tmp_path):
+    """Started locally (runs_dir relative), resumed the way `llm-train submit` does it (runs_dir made
+    absolute): first an attempt that fails right after opening Aim, then one that finishes."""
+    mixture = make_packed(tmp_path / "packed", docs_per_lang=60)
+    config = write_experiment(
+        tmp_path,
+        mixture,
+        runs_dir="runs",
+        train={"steps": 3},
+        tracking={"aim": True, "system_metrics": False},
+    )
+
+    def train(*overrides: str) -> subprocess.CompletedProcess:
+        cmd = train_cmd(config, "--nproc", "1", "--run-id", "r", *overrides)
+        return subprocess.run(cmd, env=train_env(), cwd=tmp_path, capture_output=True, text=True, timeout=600)
+
+    first = train()
+    assert first.returncode == 0, first.stderr[-3000:]
+    absolute = (f"runs_dir={tmp_path / 'runs'}", "train.steps=6")
+    failed = train(*absolute, f"train.resume={tmp_path / 'no-such-checkpoint'}")
+    assert failed.returncode != 0
+    resumed = train(*absolute)
+    assert resumed.returncode == 0, resumed.stderr[-3000:]
+    repo = tmp_path / "runs" / "aim"
+    runs = aim_runs(repo)
+    assert list(runs.values()) == ["t/r"], runs
+    (run_hash,) = runs
+    assert train_steps(repo, run_hash) == [1, 2, 3, 4, 5, 6]

@@ -11,36 +11,79 @@ import json
 import logging
 from pathlib import Path
 
+from llm_train.tracking.repo import canonical, is_remote, same_repo
 from llm_train.utils.atomic import atomic_write_json
 
 log = logging.getLogger(__name__)
 STATE_FILE = "aim.json"  # in the run dir: repo + run hash, so a requeued job continues the same run
 
 
-def is_remote(repo: str) -> bool:
-    return repo.startswith("aim://")
+def read_state(run_dir: Path) -> dict:
+    path = Path(run_dir) / STATE_FILE
+    try:
+        return json.loads(path.read_text()) if path.is_file() else {}
+    except ValueError:
+        log.warning("aim: %s is not JSON; the run dir's Aim run is started anew", path)
+        return {}
 
 
-def open_run(repo: str, run_dir: Path, experiment: str, system_interval: int | None):
-    """Continue the run dir's Aim run if it has one in this repo, else create it and remember it."""
+def open_run(repo: str, run_dir: Path, experiment: str, system_interval: int | None, writer: bool = False):
+    """Continue the run dir's Aim run if it has one in this repo, else create it and remember it.
+
+    The repo is compared by identity (`repo.canonical`), not by spelling. `writer=True` is the
+    trainer: a lock left on the run by this run dir's previous trainer (killed on another node,
+    where Aim cannot tell that the process is gone) is taken over, since a run dir has one trainer
+    at a time. Any other holder (an eval pass logging into the run) is waited for as usual.
+    """
     from aim import Run
+    from aim.sdk.errors import MissingRunError
 
     if not is_remote(repo):
+        repo = canonical(repo)
         Path(repo).mkdir(parents=True, exist_ok=True)
-    state_path = Path(run_dir) / STATE_FILE
-    state = json.loads(state_path.read_text()) if state_path.is_file() else {}
-    run_hash = state.get("run_hash") if state.get("repo") == repo else None
-    run = Run(
-        run_hash=run_hash,
-        repo=repo,
-        experiment=None if run_hash else experiment,
-        system_tracking_interval=system_interval,
-        log_system_params=system_interval is not None,
-    )
-    if run_hash is None:
+    state = read_state(run_dir)
+    run_hash = state.get("run_hash") if same_repo(state.get("repo"), repo) else None
+    run = None
+    if run_hash:
+        force = writer and bool(state.get("lock")) and state["lock"] == _lock_holder(repo, run_hash)
+        if force:
+            log.warning("aim: taking over run %s from this run dir's previous trainer", run_hash)
+        try:
+            run = Run(
+                run_hash=run_hash,
+                repo=repo,
+                force_resume=force,
+                system_tracking_interval=system_interval,
+                log_system_params=system_interval is not None,
+            )
+        except MissingRunError:
+            log.warning("aim: run %s of %s is no longer in %s; starting a new one", run_hash, run_dir, repo)
+    if run is None:
+        run = Run(
+            repo=repo,
+            experiment=experiment,
+            system_tracking_interval=system_interval,
+            log_system_params=system_interval is not None,
+        )
+        # Remembered before anything else can fail, so a retry continues this run.
+        atomic_write_json(Path(run_dir) / STATE_FILE, {"repo": repo, "run_hash": run.hash})
         run.name = f"{experiment}/{Path(run_dir).name}"
-        atomic_write_json(state_path, {"repo": repo, "run_hash": run.hash})
+    if writer:
+        atomic_write_json(
+            Path(run_dir) / STATE_FILE,
+            {"repo": repo, "run_hash": run.hash, "lock": _lock_holder(repo, run.hash)},
+        )
     return run
+
+
+def _lock_holder(repo: str, run_hash: str) -> str | None:
+    """Who holds the run's lock, as Aim writes it (`<machine id>-<pid>-<time>`); None if unlocked."""
+    if is_remote(repo):
+        return None
+    try:
+        return (Path(repo) / ".aim" / "locks" / f"{run_hash}.softlock").read_text().strip() or None
+    except OSError:
+        return None
 
 
 def index_run(repo: str, run_hash: str) -> None:
@@ -72,7 +115,7 @@ class AimTracker:
         self.repo = repo
         self.run = None
         try:
-            self.run = open_run(repo, run_dir, experiment, system_interval)
+            self.run = open_run(repo, run_dir, experiment, system_interval, writer=True)
             self.run["hparams"] = hparams
             log.info("aim: run %s in %s", self.run.hash, repo)
         except Exception as exc:  # Aim can fail in many ways (server down, locked repo): never fatal

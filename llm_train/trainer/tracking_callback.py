@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-from pathlib import Path
 
 from llm_train.trainer.callbacks import Callback
 
@@ -11,7 +10,9 @@ log = logging.getLogger("llm_train.progress")
 
 
 def aim_repo(cfg) -> str:
-    return cfg.tracking.aim_repo or str(Path(cfg.runs_dir) / "aim")
+    from llm_train.tracking.repo import default_repo
+
+    return default_repo(cfg.tracking.aim_repo, cfg.runs_dir)
 
 
 class TrackingCallback(Callback):
