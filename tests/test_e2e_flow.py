@@ -15,7 +15,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.e2e_support import SAMPLE_LANGS, SMALL_VOCAB, aim_up, get_json, search_runs, small_demo_cmd
+from tests.e2e_support import SAMPLE_LANGS, SMALL_VOCAB, get_json, search_runs, small_demo_cmd
+from tests.helpers.aim_ui import Forwarder, socket_of, track_ui, wait_served
 
 REPO = Path(__file__).resolve().parents[1]
 LANGS = SAMPLE_LANGS
@@ -74,7 +75,7 @@ def test_demo_prints_every_stage_time_and_where_to_look(flow):
     for stage in ("prep", "tokenizer", "pack", "train", "eval", "export", "report"):
         assert f"$ llm-train {stage if stage != 'report' else 'eval report'}" in out
     assert "7/7 stages ok" in out
-    assert f"aim up --host 127.0.0.1 --repo {flow['aim']}" in out
+    assert f"llm-train track ui {flow['aim']}" in out
     assert "report.md" in out
 
 
@@ -185,15 +186,23 @@ def test_report_has_png_plots(flow):
 
 def test_aim_ui_lists_the_run_and_its_metrics(flow):
     run_hash = json.loads((flow["run"] / "aim.json").read_text())["run_hash"]
-    with aim_up(flow["aim"], flow["root"] / "aim-up.log") as base:
-        runs = search_runs(base, 'run.experiment == "demo-cpu"')
-        assert run_hash in runs, list(runs)
-        names = {t["name"] for t in runs[run_hash]["traces"]["metric"]}
-        assert {"loss", "lr", "grad_norm", "bpb"} <= names, names
-        info = get_json(base, f"/api/runs/{run_hash}/info/")
-        assert info["props"]["experiment"]["name"] == "demo-cpu"
-        assert (
-            info["params"]["hparams"]["config_sha256"] == (flow["run"] / "config.sha256").read_text().strip()
-        )
-        langs = {t["context"].get("lang") for t in info["traces"]["metric"] if t["name"] == "bpb"}
-        assert set(LANGS) <= langs, langs
+    # What a user does: `llm-train track ui` on its private socket, reached through a forwarded port.
+    with track_ui(str(flow["aim"]), log=flow["root"] / "track-ui.log") as (_, output):
+        wait_served(socket_of(output))
+        forward = Forwarder(socket_of(output))
+        try:
+            base = f"http://127.0.0.1:{forward.port}"
+            runs = search_runs(base, 'run.experiment == "demo-cpu"')
+            assert run_hash in runs, list(runs)
+            names = {t["name"] for t in runs[run_hash]["traces"]["metric"]}
+            assert {"loss", "lr", "grad_norm", "bpb"} <= names, names
+            info = get_json(base, f"/api/runs/{run_hash}/info/")
+            assert info["props"]["experiment"]["name"] == "demo-cpu"
+            assert (
+                info["params"]["hparams"]["config_sha256"]
+                == (flow["run"] / "config.sha256").read_text().strip()
+            )
+            langs = {t["context"].get("lang") for t in info["traces"]["metric"] if t["name"] == "bpb"}
+            assert set(LANGS) <= langs, langs
+        finally:
+            forward.close()

@@ -27,5 +27,5 @@ COMMANDS: dict[str, Command] = {
     "plan": Command("llm_train.cli.plan:main", "estimate memory, layout, time, GPU-hours and energy"),
     "doctor": Command("llm_train.cli.doctor:main", "preflight checks of this node"),
     "config": Command("llm_train.cli.config_cmd:main", "show, validate and diff configs"),
-    "track": Command("llm_train.cli.track:main", "tracking utilities (sync metrics.jsonl into Aim)"),
+    "track": Command("llm_train.cli.track:main", "private Aim UI (ui), import metrics.jsonl into Aim (sync)"),
 }

@@ -12,6 +12,7 @@ import logging
 from pathlib import Path
 
 from llm_train.tracking.repo import canonical, is_remote, same_repo
+from llm_train.tracking.ui_guard import is_loopback_name
 from llm_train.utils.atomic import atomic_write_json
 
 log = logging.getLogger(__name__)
@@ -114,6 +115,12 @@ class AimTracker:
     def __init__(self, repo: str, run_dir: Path, experiment: str, hparams: dict, system_interval: int | None):
         self.repo = repo
         self.run = None
+        if is_remote(repo) and not is_loopback_name(repo.removeprefix("aim://").rsplit(":", 1)[0]):
+            log.warning(
+                "aim: %s has no login: anyone who can reach it can read, change and delete these runs "
+                "(prefer the local repo and `llm-train track sync`, or a server on the job's own loopback)",
+                repo,
+            )
         try:
             self.run = open_run(repo, run_dir, experiment, system_interval, writer=True)
             self.run["hparams"] = hparams
