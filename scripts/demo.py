@@ -383,7 +383,7 @@ def print_summary(p: Paths, results: dict[str, tuple[str, float, str]], total: f
         console.print(f"  {label:<46} {path}", soft_wrap=True, highlight=False)
     console.print("\n[bold]look at it")
     console.print(
-        f"  aim up --host 127.0.0.1 --repo {aim_repo(p)}    # then open http://127.0.0.1:43800",
+        f"  llm-train track ui {aim_repo(p)}    # private, read-only; prints the ssh -L line for a laptop",
         soft_wrap=True,
     )
     console.print(f"  xdg-open {p.report / 'report.md'}    # or any Markdown viewer", soft_wrap=True)
