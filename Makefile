@@ -7,7 +7,7 @@ TORCH_SPEC ?= torch==2.13.0
 STAMP := $(VENV)/.installed
 PYTEST_ARGS ?=
 
-.PHONY: setup demo demo-slurm test test-fast lint format bench clean
+.PHONY: setup demo demo-slurm test test-fast lint format bench gpu-wheels clean
 
 setup: $(STAMP)
 
@@ -56,6 +56,11 @@ bench: setup $(BENCH_VENV)/.installed data/bench/.built
 	$(BIN)/python benchmarks/prep_vs_datatrove.py --corpus $(BENCH_CORPUS) --datatrove-python $(BENCH_VENV)/bin/python
 	$(BIN)/python benchmarks/pack_throughput.py --raw data/sample --workers 1,2 --datatrove-python $(BENCH_VENV)/bin/python
 	$(BIN)/python benchmarks/train_step.py
+
+# What benchmarks/gpu_check.sh installs on an offline GPU node (CPython 3.12): megatron-core, DeepSpeed
+# (built here, pure Python), pydantic and the rest the check imports; git-ignored, under 64 MiB.
+gpu-wheels: setup
+	$(BIN)/python benchmarks/gpu_check_wheels.py build --out build/gpu-wheels
 
 clean:
 	rm -rf work runs .pytest_cache .ruff_cache

@@ -41,4 +41,6 @@ def test_megatron_step_benchmark_reports_mfu():
     tflops = report["tokens_per_s_per_gpu"] * flops_per_token(cfg.model, cfg.train.seq_length) / 1e12
     assert report["model_tflops_per_gpu"] == pytest.approx(tflops)
     assert report["mfu"] == pytest.approx(tflops / 0.5)
-    assert 0 < report["last_loss"] < 20
+    assert report["flops_formula"].endswith(f"= {flops_per_token(cfg.model, cfg.train.seq_length):,.0f}")
+    assert len(report["step_seconds_all"]) == 1 and report["memory"]["rss_bytes"] > 0
+    assert report["layer_impl"] == "local" and 0 < report["last_loss"] < 20
