@@ -18,6 +18,7 @@ from data_prep.config import load_prep_config
 from data_prep.pipeline.executor import Executor, LocalExecutor
 from data_prep.pipeline.runner import PrepRun, run_prep
 from data_prep.pipeline.slurm_executor import SlurmExecutor
+from llm_train import storage
 
 log = logging.getLogger(__name__)
 
@@ -125,6 +126,7 @@ def main(argv: list[str]) -> int:
     if not output:
         print("llm-train prep: --output DIR is required (or output.dir in the config)", file=sys.stderr)
         return 2
+    storage.make_dirs(output)  # the corpus root carries the policy's mode (and group) down
     start = time.perf_counter()
     run = run_prep(
         resolved,

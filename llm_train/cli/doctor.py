@@ -23,6 +23,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--run-dir", help="directory that must be writable (default: the experiment's runs_dir, else runs)"
     )
+    p.add_argument(
+        "--data",
+        action="append",
+        default=[],
+        help="a corpus or packed-data dir whose permissions to check (repeatable; --config adds its own)",
+    )
     p.add_argument("--no-collective", action="store_true", help="skip the 2-process all_reduce")
     p.add_argument("--json", action="store_true", help="print results as JSON")
     return p
@@ -41,7 +47,11 @@ def main(argv: list[str]) -> int:
     cluster = experiment.cluster if experiment else _cluster(args.cluster)
     run_dir = Path(args.run_dir or (experiment.runs_dir if experiment else "runs"))
     ctx = DoctorContext(
-        cluster=cluster, experiment=experiment, run_dir=run_dir, collective=not args.no_collective
+        cluster=cluster,
+        experiment=experiment,
+        run_dir=run_dir,
+        collective=not args.no_collective,
+        data=tuple(Path(d) for d in args.data),
     )
     results = run_checks(ctx)
     if args.json:

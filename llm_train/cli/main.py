@@ -7,9 +7,9 @@ import importlib
 import logging
 import sys
 
-from llm_train import __version__
+from llm_train import __version__, storage
 from llm_train.cli.commands import COMMANDS
-from llm_train.errors import LLMTrainError, NotImplementedYet
+from llm_train.errors import LLMTrainError
 
 EXIT_USAGE = 2
 
@@ -18,33 +18,28 @@ def usage() -> str:
     width = max(map(len, COMMANDS))
     rows = "\n".join(f"  {name:<{width}}  {cmd.help}" for name, cmd in COMMANDS.items())
     return (
-        "usage: llm-train [--version] [-v] <command> [args...]\n\n"
+        "usage: llm-train [--version] [-v] [--share private|group|world] <command> [args...]\n\n"
         "Train multilingual LLMs on your own data and your own HPC machines.\n\n"
         f"commands:\n{rows}\n\n"
+        "--share: who may read what the command writes (default $LLM_TRAIN_SHARE, else group: the\n"
+        "project's Unix group, not other users; an experiment's storage.share applies to its run).\n"
         "Run `llm-train <command> --help` for a command's options."
     )
 
 
 def resolve(name: str):
     module_name, func_name = COMMANDS[name].target.split(":")
-    try:
-        module = importlib.import_module(module_name)
-    except ModuleNotFoundError as exc:
-        # Only a missing command module means "not implemented"; a missing dependency is a real error.
-        if exc.name and (module_name == exc.name or module_name.startswith(exc.name + ".")):
-            raise NotImplementedYet(f"llm-train {name}: not implemented yet") from None
-        raise
-    func = getattr(module, func_name, None)
-    if func is None:
-        raise NotImplementedYet(f"llm-train {name}: not implemented yet")
-    return func
+    return getattr(importlib.import_module(module_name), func_name)
 
 
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
-    verbose = False
+    verbose, share = False, None
     while argv and argv[0].startswith("-"):
         flag = argv.pop(0)
+        if flag == "--share" or flag.startswith("--share="):
+            share = flag.partition("=")[2] or (argv.pop(0) if argv else "")
+            continue
         if flag in ("-h", "--help"):
             print(usage())
             return 0
@@ -61,6 +56,11 @@ def main(argv: list[str] | None = None) -> int:
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
         datefmt="%H:%M:%S",
     )
+    try:
+        storage.apply(share)
+    except ValueError as exc:
+        print(f"llm-train --share: {exc}", file=sys.stderr)
+        return EXIT_USAGE
     if not argv:
         print(usage(), file=sys.stderr)
         return EXIT_USAGE

@@ -19,6 +19,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from llm_train import storage
 from llm_train.config import load_config
 from llm_train.config.compose import find_configs_root
 from llm_train.config.loader import ResolvedConfig
@@ -123,6 +124,8 @@ def resolve(args: argparse.Namespace) -> ResolvedConfig:
         resolved = load_config(
             args.experiment, [*args.overrides, f"runs_dir={runs_dir.resolve()}"], cluster=cluster
         )
+    # Scripts, and the logs Slurm writes with this process's umask, follow the run's policy.
+    storage.apply(resolved.config.storage.share)
     return resolved
 
 

@@ -19,7 +19,7 @@ import yaml
 
 from llm_train.errors import ConfigError, ConfigProblem
 
-SECTIONS = ("model", "data", "train", "parallel", "checkpoint", "tracking", "cluster", "eval")
+SECTIONS = ("model", "data", "train", "parallel", "checkpoint", "tracking", "cluster", "eval", "storage")
 SELF = "_self_"
 
 Provenance = dict[str, str]

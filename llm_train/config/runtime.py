@@ -19,6 +19,12 @@ class CheckpointConfig(Section):
     async_save: bool = False
 
 
+class StorageConfig(Section):
+    # Who may read what the run writes (llm_train.storage): the project group (default), only the
+    # user, or every user of the machine.
+    share: Literal["private", "group", "world"] = "group"
+
+
 class TrackingConfig(Section):
     aim: bool = True
     # A local repo path (default: <runs_dir>/aim) or an on-site server "aim://host:port".

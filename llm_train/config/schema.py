@@ -9,7 +9,7 @@ from llm_train.config.cluster import ClusterConfig
 from llm_train.config.data import DataConfig
 from llm_train.config.model import ModelConfig
 from llm_train.config.parallel import ParallelConfig
-from llm_train.config.runtime import CheckpointConfig, EvalConfig, TrackingConfig
+from llm_train.config.runtime import CheckpointConfig, EvalConfig, StorageConfig, TrackingConfig
 from llm_train.config.train import TrainConfig
 
 
@@ -26,3 +26,4 @@ class ExperimentConfig(Section):
     tracking: TrackingConfig = TrackingConfig()
     cluster: ClusterConfig = ClusterConfig()
     eval: EvalConfig = EvalConfig()
+    storage: StorageConfig = StorageConfig()

@@ -172,6 +172,25 @@ def run_dir(path: Path, need_gb: float) -> list[Check]:
     return [writable, space]
 
 
+def not_world_readable(path: Path, what: str) -> Check:
+    """A run dir or corpus anyone on the machine can read: a partner's data or personal data leaks."""
+    from llm_train.storage import world_readable
+
+    if not path.exists():
+        return Check(f"{what} access", Status.PASS, f"{path} does not exist yet")
+    found = world_readable(path, limit=3)
+    if (path.stat().st_mode & 0o004) and path not in found:
+        found.insert(0, path)
+    if not found:
+        return Check(f"{what} access", Status.PASS, f"{path}: not readable by other users")
+    return Check(
+        f"{what} access",
+        Status.WARN,
+        f"readable by every user of this machine: {', '.join(str(p) for p in found[:3])}",
+        f"chmod -R o-rwx {path}; write with storage.share=group (the default) or --share private",
+    )
+
+
 def slurm_commands(required: bool) -> Check:
     names = ("sbatch", "srun", "squeue", "sacct", "scancel")
     missing = [n for n in names if shutil.which(n) is None]

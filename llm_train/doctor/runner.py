@@ -23,6 +23,7 @@ class DoctorContext:
     experiment: ExperimentConfig | None = None
     run_dir: Path = Path("runs")
     collective: bool = True
+    data: tuple[Path, ...] = ()  # corpora / packed data whose permissions are checked
 
 
 def _checkpoint_gb(cfg: ExperimentConfig | None) -> float:
@@ -31,6 +32,16 @@ def _checkpoint_gb(cfg: ExperimentConfig | None) -> float:
         return DEFAULT_FREE_GB
     per = 12 if cfg.train.precision == "fp32" else 16
     return param_counts(cfg.model).total * per * (cfg.checkpoint.keep_last + 1) / 1e9
+
+
+def _data_dirs(ctx: DoctorContext) -> list[Path]:
+    paths = list(ctx.data)
+    if ctx.experiment is not None:
+        d = ctx.experiment.data
+        paths += [Path(p) for p in (d.valid_corpus, d.tokenizer) if p]
+        if d.mixture:
+            paths.append(Path(d.mixture).parent)
+    return list(dict.fromkeys(paths))
 
 
 def run_checks(ctx: DoctorContext) -> list[Check]:
@@ -50,6 +61,9 @@ def run_checks(ctx: DoctorContext) -> list[Check]:
     out.append(checks.importable("aim", False, "pip install 'aim<4' (metrics.jsonl is written regardless)"))
     out += checks.offline_caches(cfg.data.tokenizer if cfg else None)
     out += checks.run_dir(ctx.run_dir, _checkpoint_gb(cfg))
+    out.append(checks.not_world_readable(ctx.run_dir, "run dir"))
+    for data in _data_dirs(ctx):
+        out.append(checks.not_world_readable(data, "data"))
     out.append(checks.slurm_commands(required=ctx.cluster.scheduler == "slurm"))
     if aim_wanted:
         out.append(checks.aim_server(cfg.tracking.aim_repo if cfg else None))

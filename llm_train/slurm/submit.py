@@ -6,6 +6,7 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
+from llm_train import storage
 from llm_train.slurm import events
 from llm_train.slurm.handle import JobHandle
 from llm_train.slurm.job import Job
@@ -29,7 +30,7 @@ def script_path(job: Job) -> Path:
 def save_script(job: Job, text: str | None = None) -> Path:
     path = script_path(job)
     atomic_write_text(path, render(job) if text is None else text)
-    path.chmod(0o755)
+    storage.fix_mode(path, executable=True)
     return path
 
 

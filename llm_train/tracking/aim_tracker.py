@@ -11,6 +11,7 @@ import json
 import logging
 from pathlib import Path
 
+from llm_train import storage
 from llm_train.tracking.repo import canonical, is_remote, same_repo
 from llm_train.tracking.ui_guard import is_loopback_name
 from llm_train.utils.atomic import atomic_write_json
@@ -41,7 +42,7 @@ def open_run(repo: str, run_dir: Path, experiment: str, system_interval: int | N
 
     if not is_remote(repo):
         repo = canonical(repo)
-        Path(repo).mkdir(parents=True, exist_ok=True)
+        storage.make_dirs(repo)
     state = read_state(run_dir)
     run_hash = state.get("run_hash") if same_repo(state.get("repo"), repo) else None
     run = None

@@ -1,6 +1,7 @@
 """Atomic file and directory writes: temp name in the same directory, fsync, rename.
 
 A reader never sees a half-written file, and a crash leaves either the old or the new content.
+Files get the mode of the storage policy (`llm_train.storage`), like every other file a run writes.
 """
 
 from __future__ import annotations
@@ -13,6 +14,8 @@ import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import IO, Any
+
+from llm_train import storage
 
 
 def fsync_dir(path: str | os.PathLike) -> None:
@@ -32,6 +35,7 @@ def atomic_open(path: str | os.PathLike, mode: str = "w", encoding: str | None =
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     binary = "b" in mode
     try:
+        os.fchmod(fd, storage.file_mode())  # mkstemp's 0600 is not the project's policy
         with os.fdopen(fd, mode, encoding=None if binary else encoding) as handle:
             yield handle
             handle.flush()
