@@ -1,4 +1,10 @@
-"""The Document record (the documents contract in DESIGN.md)."""
+"""The Document record: what every prep step reads and writes, and what a clean corpus holds.
+
+Contract: one JSON object per document with `id` (stable and unique: erasure and lineage address
+documents by it), `text`, `lang` (ISO 639-1, set by language ID), `source`, `url` (optional) and
+`meta` (a dict; `meta.input` is the raw file and line it came from). A clean corpus is
+`<lang>/<split>/*.jsonl.zst` plus `stats.json` and `DATACARD.md`.
+"""
 
 from __future__ import annotations
 

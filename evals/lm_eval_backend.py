@@ -37,7 +37,7 @@ log = logging.getLogger(__name__)
 def resolve_checkpoint(checkpoint: str, step: int | None) -> tuple[ck.CheckpointRef, str | None]:
     """(checkpoint, the run's tokenizer dir if known) for a run dir or a checkpoint dir."""
     path = Path(checkpoint)
-    if (path / "checkpoints").is_dir():
+    if ck.is_run_dir(path):
         from evals.settings import load_run_config
 
         step = step if step is not None else ck.latest_ready(path)

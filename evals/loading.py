@@ -18,9 +18,9 @@ import torch
 
 from evals.checkpoints import checkpoint_kind
 from evals.errors import CheckpointError
+from llm_train.model.dtypes import DTYPES
 
 log = logging.getLogger(__name__)
-DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
 
 
 def resolve_device(device: str = "auto") -> torch.device:
@@ -94,9 +94,8 @@ def _build_from_spec(spec, state: dict[str, torch.Tensor]):
 
     from llm_train.backends.hf_llama import llama_config
 
-    cfg = llama_config(spec)
     # The DeepSpeed backend stores the padded vocabulary, the megatron conversion the real one.
-    cfg.vocab_size = int(state["model.embed_tokens.weight"].shape[0])
+    cfg = llama_config(spec, vocab_size=int(state["model.embed_tokens.weight"].shape[0]))
     cfg._attn_implementation = "sdpa"
     with no_init_weights():  # every weight is overwritten below: skip the random init
         model = LlamaForCausalLM(cfg)

@@ -8,7 +8,6 @@ predicted too, which is what makes bits-per-byte independent of the tokenizer.
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
@@ -47,44 +46,28 @@ class EvalTokenizer:
 
 
 def load_eval_tokenizer(directory: str | Path, bos_policy: BosPolicy = "eod") -> EvalTokenizer:
-    """Load a tokenizer dir (ours or any HF one with tokenizer.json) and resolve the prefix token."""
+    """Load a tokenizer dir through the project's one loader (one end-of-document rule) and resolve
+    the prefix token; transformers' tokenizer object is kept for decoding and lm-eval."""
     from transformers import PreTrainedTokenizerFast
 
+    from llm_train.data.tokenizer_dir import load_tokenizer
+    from llm_train.errors import DataError
+
     root = Path(directory)
-    tok_file = root / "tokenizer.json"
-    if not tok_file.is_file():
-        raise EvalError(f"tokenizer not found: {tok_file} (set data.tokenizer or pass --tokenizer)")
-    eod, bos = _special_ids(root)
-    hf = PreTrainedTokenizerFast.from_pretrained(str(root), local_files_only=True)
-    if eod is None:
-        eod = hf.eos_token_id
-    if bos is None:
-        bos = hf.bos_token_id
-    if bos_policy == "bos":
-        if bos is None:
-            raise EvalError(f"{root}: bos_policy 'bos' but the tokenizer has no BOS token; use 'eod'")
-        prefix = bos
-    elif bos_policy == "eod":
-        if eod is None:
-            raise EvalError(f"{root}: the tokenizer names no end-of-document (EOS) token")
-        prefix = eod
-    else:
-        raise EvalError(f"unknown bos_policy {bos_policy!r}; expected 'eod' or 'bos'")
-    sha = hashlib.sha256(tok_file.read_bytes()).hexdigest()
-    return EvalTokenizer(hf, root, sha, prefix, eod, bos_policy)
-
-
-def _special_ids(root: Path) -> tuple[int | None, int | None]:
-    """EOD and BOS ids from our tokenizer metadata when present (data_prep's loader checks them)."""
-    try:
-        from data_prep.tokenizer.load import load_tokenizer
-    except ImportError:  # evals used without data_prep: fall back to tokenizer_config.json
-        return None, None
     try:
         info = load_tokenizer(root)
-    except Exception:  # a plain HF dir without our metadata: transformers' own special tokens
-        return None, None
-    return info.eod_id, info.bos_id
+    except DataError as exc:
+        raise EvalError(f"{exc} (set data.tokenizer or pass --tokenizer)") from None
+    hf = PreTrainedTokenizerFast.from_pretrained(str(root), local_files_only=True)
+    if bos_policy == "bos":
+        if info.bos_id is None:
+            raise EvalError(f"{root}: bos_policy 'bos' but the tokenizer has no BOS token; use 'eod'")
+        prefix = info.bos_id
+    elif bos_policy == "eod":
+        prefix = info.eod_id
+    else:
+        raise EvalError(f"unknown bos_policy {bos_policy!r}; expected 'eod' or 'bos'")
+    return EvalTokenizer(hf, root, info.sha256, prefix, info.eod_id, bos_policy)
 
 
 def encode_pair(tokenizer: EvalTokenizer, context: str, continuation: str) -> tuple[list[int], list[int]]:

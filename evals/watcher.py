@@ -24,6 +24,7 @@ from evals.errors import EvalError
 from evals.results import append_record, latest_by_step, read_records, results_path
 from evals.runner import base_record, evaluate_checkpoint, summary_lines
 from evals.settings import EvalSettings
+from llm_train.run_dir import RunDir
 from llm_train.utils.atomic import atomic_write_json
 
 log = logging.getLogger(__name__)
@@ -189,7 +190,7 @@ class Watcher:
             if record is not None and record["time"] >= entry["time"]:
                 continue
             if entry["job"] in ended:
-                ref = ck.CheckpointRef(self.run_dir / "checkpoints" / f"step-{step}", int(step), self.run_dir)
+                ref = ck.CheckpointRef(RunDir(self.run_dir).step_dir(int(step)), int(step), self.run_dir)
                 failure = base_record(ref, self.settings, self.cfg)
                 failure.update(
                     kind="failure",

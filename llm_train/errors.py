@@ -46,12 +46,6 @@ class ConfigProblem:
         return f"ConfigProblem({self.render()!r})"
 
 
-class NotImplementedYet(LLMTrainError):
-    """A subcommand that exists in the CLI but whose issue has not landed."""
-
-    exit_code = 3
-
-
 class DataError(LLMTrainError):
     """Input data that cannot be used at all (as opposed to a bad record, which is skipped)."""
 

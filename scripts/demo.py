@@ -36,9 +36,13 @@ from rich.markup import escape
 from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from llm_train.run_dir import RunDir
+from llm_train.slurm import query
+
 REPO = Path(__file__).resolve().parents[1]
 EXPERIMENT = REPO / "configs" / "experiments" / "demo-cpu.yaml"
-NOT_IMPLEMENTED = 3
+# The stages `llm-train submit --chain` runs as Slurm jobs (export and report stay on the login node).
+CHAIN = ("prep", "tokenizer", "pack", "train", "eval")
 console = Console()
 
 
@@ -80,7 +84,7 @@ class Paths:
 @dataclass
 class Stage:
     name: str
-    argv: list[str]
+    argv: list[str]  # `llm-train <argv>`, locally; in a chain the same arguments go to `submit`
     needs: list[str] = field(default_factory=list)
     summary: Callable[[Paths], str] | None = None
     progress: Callable[[Paths], tuple[int, int, str] | None] | None = None
@@ -124,33 +128,19 @@ def summarize_pack(p: Paths) -> str:
     )
 
 
-def train_losses(run_dir: Path) -> list[tuple[int, float]]:
-    out = []
-    path = run_dir / "metrics.jsonl"
-    if not path.exists():
-        return out
-    for line in path.read_text().splitlines():
-        try:
-            rec = json.loads(line)
-        except json.JSONDecodeError:
-            continue  # a line being written
-        if rec.get("context", {}).get("subset") == "train" and "loss" in rec.get("metrics", {}):
-            out.append((rec["step"], rec["metrics"]["loss"]))
-    return out
-
-
 def summarize_train(p: Paths) -> str:
-    losses = train_losses(p.run_dir)
-    latest = (p.run_dir / "checkpoints" / "latest").read_text().strip()
-    ready = len(list((p.run_dir / "checkpoints").glob("step-*.ready.json")))
+    run = RunDir(p.run_dir)
+    losses = run.train_losses()
+    latest, ready = run.latest_step(), len(run.ready_steps())
     (s0, l0), (s1, l1) = losses[0], losses[-1]
     trend = "falls" if l1 < l0 else "DOES NOT FALL"
-    return f"loss {l0:.2f} (step {s0}) → {l1:.2f} (step {s1}): {trend}; {ready} ready checkpoints, latest {latest}"
+    return f"loss {l0:.2f} (step {s0}) → {l1:.2f} (step {s1}): {trend}; {ready} ready checkpoints, latest step {latest}"
 
 
 def train_progress(p: Paths) -> tuple[int, int, str] | None:
-    losses = train_losses(p.run_dir)
-    config = p.run_dir / "config.yaml"
+    run = RunDir(p.run_dir)
+    losses = run.train_losses()
+    config = run.config_file
     if not losses or not config.exists():
         return None
     import yaml
@@ -213,17 +203,8 @@ def stages(p: Paths, args: argparse.Namespace) -> list[Stage]:
             summary=summarize_pack,
         ),
         Stage(
-            # Options before the config: the overrides are a trailing positional list.
             "train",
-            [
-                "train",
-                "--nproc",
-                str(args.nproc),
-                "--run-id",
-                p.run_id,
-                str(EXPERIMENT),
-                *train_overrides(args),
-            ],
+            ["train", str(EXPERIMENT), "--run-id", p.run_id, "--nproc", str(args.nproc), *train_overrides(args)],
             ["pack"],
             summary=summarize_train,
             progress=train_progress,
@@ -299,7 +280,7 @@ def run_stage(stage: Stage, p: Paths, cmd: list[str], env: dict, verbose: bool) 
             proc.terminate()
             proc.wait()
             raise
-    if proc.returncode not in (0, NOT_IMPLEMENTED):
+    if proc.returncode != 0:
         console.print(f"[red]{stage.name} failed (exit {proc.returncode}); last lines of {log}:")
         lines = log.read_text(errors="replace").splitlines()
         console.print("\n".join(lines[-25:]), markup=False, highlight=False)
@@ -340,9 +321,6 @@ def run_local(p: Paths, args: argparse.Namespace, env: dict, llm_train: list[str
                 summary = f"(no summary: {type(exc).__name__}: {exc})"
             results[stage.name] = ("ok", elapsed, summary)
             console.print(f"  [green]✓[/green] {elapsed:5.1f} s  {escape(summary)}", soft_wrap=True)
-        elif code == NOT_IMPLEMENTED:
-            results[stage.name] = ("skipped (not implemented yet)", elapsed, "")
-            console.print(f"  [yellow]skipped[/yellow]: not implemented yet ({elapsed:.1f} s)")
         else:
             results[stage.name] = (f"failed (exit {code})", elapsed, str(p.logs / f"{stage.name}.log"))
     total = time.monotonic() - start_all
@@ -419,30 +397,28 @@ def submit(llm_train: list[str], argv: list[str], env: dict) -> list[str]:
     return [line.split()[3].rstrip(":") for line in proc.stdout.splitlines() if line.startswith("submitted ")]
 
 
-def job_state(job_id: str, env: dict) -> str:
-    out = subprocess.run(
-        ["sacct", "-n", "-X", "-P", "-j", job_id, "-o", "State"], env=env, capture_output=True, text=True
-    ).stdout.split()
-    if out:
-        return out[0]
-    out = subprocess.run(["squeue", "-h", "-j", job_id, "-o", "%T"], env=env, capture_output=True, text=True)
-    return out.stdout.strip() or "UNKNOWN"
-
-
-def wait_jobs(ids: list[str], env: dict) -> dict[str, str]:
-    terminal = {"COMPLETED", "FAILED", "CANCELLED", "TIMEOUT", "OUT_OF_MEMORY", "NODE_FAIL"}
+def wait_jobs(ids: list[str]) -> dict[str, str]:
+    """Poll the chain through the Slurm layer until every job ended. A failed stage's dependents
+    end by themselves: `submit` gives them --kill-on-invalid-dep."""
     states = dict.fromkeys(ids, "PENDING")
     with console.status("waiting for the jobs") as status:
-        while not all(s.split()[0] in terminal for s in states.values()):
+        while not all(s in query.TERMINAL for s in states.values()):
             time.sleep(5)
-            states = {j: job_state(j, env).split()[0] for j in ids}
+            records = query.states(ids)
+            states = {j: records[j].state if j in records else states[j] for j in ids}
             status.update(f"waiting: {' '.join(f'{j}={s}' for j, s in states.items())}")
-            # a job cancelled because its dependency failed never leaves PENDING by itself
-            if any(s in terminal - {"COMPLETED"} for s in states.values()):
-                pending = [j for j, s in states.items() if s == "PENDING"]
-                if pending:
-                    subprocess.run(["scancel", *pending], env=env)
     return states
+
+
+def chain_argv(p: Paths, args: argparse.Namespace) -> list[str]:
+    """`submit ... --chain`, its stages' arguments taken from the same table the local run uses."""
+    table = {stage.name: stage.argv for stage in stages(p, args)}
+    argv = ["submit", str(EXPERIMENT), "--cluster", "local-slurm", "--run-id", p.run_id]
+    argv += [a for a in table["train"][2:] if "=" in a and not a.startswith("-")]  # the overrides
+    argv += ["--chain", ",".join(CHAIN)]
+    for name in ("prep", "tokenizer", "pack"):
+        argv += [f"--{name}-args", shlex.join(table[name][1:])]
+    return [*argv, "--eval-args", shlex.join(table["eval"][1:])]
 
 
 def run_slurm(p: Paths, args: argparse.Namespace, env: dict, llm_train: list[str]) -> int:
@@ -450,25 +426,11 @@ def run_slurm(p: Paths, args: argparse.Namespace, env: dict, llm_train: list[str
     (e.g. --cluster juwels-booster --account myproj): the commands printed here are the ones to run."""
     console.rule("[bold]llm-train demo on Slurm (local cluster)")
     env = slurm_env(env)
+    os.environ.update(env)  # the Slurm layer's sacct/squeue calls need the cluster's SLURM_CONF
     p.logs.mkdir(parents=True, exist_ok=True)
-    exp = str(EXPERIMENT)
-    site = ["--cluster", "local-slurm", "--run-id", p.run_id, *train_overrides(args)]
-    inputs = input_globs(args)
-    prep = shlex.join(["--input", *inputs, "--output", str(p.clean), "--config", args.prep_config])
-    prep += f" --workers {args.workers} --no-progress " + shlex.join(args.prep_set)
-    tok = shlex.join(["--corpus", str(p.clean), "--output", str(p.tokenizer)])
-    tok += f" --vocab-size {args.vocab_size}"
-    pack = shlex.join(["--corpus", str(p.clean), "--tokenizer", str(p.tokenizer), "--output", str(p.packed)])
-    pack += f" --mixture {REPO / 'configs/data/mixtures/demo.yaml'} --workers {args.workers}"
-    if args.budget_tokens:
-        pack += f" --budget-tokens {args.budget_tokens}"
     start = time.monotonic()
-    # One chain, afterok between stages: a failed stage cancels the ones after it.
-    eval_args = f"run {p.run_dir} {args.eval_args}".strip()
-    chain = ["--chain", "prep,tokenizer,pack,train,eval", "--prep-args", prep, "--tokenizer-args", tok]
-    chain += ["--pack-args", pack, "--eval-args", eval_args]
-    ids = submit(llm_train, ["submit", exp, *site, *chain], env)
-    states = wait_jobs(ids, env)
+    ids = submit(llm_train, chain_argv(p, args), env)
+    states = wait_jobs(ids)
     table = Table(title="Slurm chain")
     table.add_column("job")
     table.add_column("state")

@@ -8,12 +8,13 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import time
 import traceback
 from pathlib import Path
 
 import torch
+
+from llm_train.launch.ports import free_port
 
 TINY_MODEL = {
     "name": "tiny-test",
@@ -81,12 +82,6 @@ def rank_slice(mbs: list[dict], dp_rank: int, dp_size: int) -> list[dict]:
     return mbs[dp_rank * per : (dp_rank + 1) * per]
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def _entry(rank: int, world: int, port: int, job: str, kwargs: dict, out: str) -> None:
     os.environ.update(
         RANK=str(rank),
@@ -123,14 +118,23 @@ def spawn(job: str, world: int, out: Path, **kwargs) -> list[dict]:
     return [json.loads(Path(out, f"rank{r}.json").read_text()) for r in range(world)]
 
 
-def _backend(parallel: dict, model: dict | None = None, train: dict | None = None, steps: int = 4):
+def _backend(parallel: dict, model: dict | None = None, train: dict | None = None):
     from llm_train.backends.megatron_backend import MegatronBackend
     from llm_train.launch.dist_env import detect
 
     cfg = make_config(parallel, model, train)
     backend = MegatronBackend(cfg, detect())
-    backend.build(total_steps=steps)
+    backend.build()
     return cfg, backend
+
+
+def train_step(backend, cfg, micro_batches: list[dict], step: int):
+    """One step as the trainer runs it: this rank's slice, the LR of optimizer step `step`."""
+    from llm_train.backends import run_step
+    from llm_train.trainer.lr_schedule import lr_at, total_steps
+
+    mbs = rank_slice(micro_batches, backend.dp_rank, backend.dp_size)
+    return run_step(backend, mbs, lr_at(step, cfg.train, total_steps(cfg.train)))
 
 
 def job_train(
@@ -140,17 +144,19 @@ def job_train(
     train: dict | None = None,
     load: str | None = None,
     save: str | None = None,
+    start_step: int = 0,
 ) -> dict:
-    """Optionally load a checkpoint, then eval loss on a fixed batch and `steps` train steps."""
-    cfg, backend = _backend(parallel, model, train, steps=max(steps, 1) + 2)
+    """Optionally load a checkpoint, then eval loss on a fixed batch and `steps` train steps
+    (optimizer steps `start_step`, ... of the schedule)."""
+    cfg, backend = _backend(parallel, model, train)
     if load:
         backend.load(Path(load))
     batches = global_batches(cfg, steps + 1)
     dp_rank, dp_size = backend.dp_rank, backend.dp_size
     eval_sum, eval_tokens = backend.eval_loss(rank_slice(batches[0], dp_rank, dp_size))
     results = []
-    for mbs in batches[1:]:
-        r = backend.train_step(rank_slice(mbs, dp_rank, dp_size))
+    for i, mbs in enumerate(batches[1:]):
+        r = train_step(backend, cfg, mbs, start_step + i)
         results.append({"loss": r.loss, "grad_norm": r.grad_norm, "lr": r.lr, "skipped": r.skipped})
     if save:
         backend.save(Path(save))
@@ -210,14 +216,14 @@ def _weights_digest(backend) -> str:
     return h.hexdigest()
 
 
-def _async_backend(parallel: dict, steps: int):
+def _async_backend(parallel: dict):
     from llm_train.backends.megatron_backend import MegatronBackend
     from llm_train.launch.dist_env import detect
 
     cfg = make_config(parallel)
     cfg = cfg.model_copy(update={"checkpoint": cfg.checkpoint.model_copy(update={"async_save": True})})
     backend = MegatronBackend(cfg, detect())
-    backend.build(total_steps=steps)
+    backend.build()
     return cfg, backend
 
 
@@ -226,9 +232,10 @@ def job_async_saves(parallel: dict, run_dir: str, sync_dir: str) -> dict:
     after each finalize; then a synchronous save of the last saved state, and a save abandoned
     in flight (the error path of `close`)."""
     from llm_train.backends.megatron import checkpoint as megatron_checkpoint
-    from llm_train.checkpoint.manager import CheckpointManager, ready_steps
+    from llm_train.checkpoint.manager import CheckpointManager
+    from llm_train.run_dir import RunDir
 
-    cfg, backend = _async_backend(parallel, steps=6)
+    cfg, backend = _async_backend(parallel)
     counter, published = _StepCounter(), []
     manager = CheckpointManager(
         Path(run_dir),
@@ -244,7 +251,7 @@ def job_async_saves(parallel: dict, run_dir: str, sync_dir: str) -> dict:
         latest = ckpt / "latest"
         return {
             "latest": latest.read_text().strip() if latest.is_file() else None,
-            "ready": ready_steps(ckpt),
+            "ready": RunDir(run_dir).ready_steps(),
             "dirs": sorted(p.name for p in ckpt.iterdir() if p.is_dir()),
             "published": list(published),
         }
@@ -252,7 +259,7 @@ def job_async_saves(parallel: dict, run_dir: str, sync_dir: str) -> dict:
     batches = global_batches(cfg, 5)
 
     def train(i: int) -> None:
-        backend.train_step(rank_slice(batches[i], backend.dp_rank, backend.dp_size))
+        train_step(backend, cfg, batches[i], counter.step)
         counter.step += 1
 
     seen, digests = {}, {}
@@ -282,9 +289,7 @@ def job_async_saves(parallel: dict, run_dir: str, sync_dir: str) -> dict:
     manager.close()
     seen["final3"] = visible()
     digests[3] = _weights_digest(backend)
-    megatron_checkpoint.save(
-        Path(sync_dir), backend.gpt_chunks, backend.optimizer, backend.scheduler, cfg.model, {}
-    )
+    megatron_checkpoint.save(Path(sync_dir), backend.gpt_chunks, backend.optimizer, cfg.model, {})
 
     train(3)
     manager.save(4)
@@ -299,7 +304,7 @@ def job_load_compare(parallel: dict, run_dir: str, sync_dir: str) -> dict:
     digest and the losses of the next two steps (the second depends on the optimizer state)."""
     from llm_train.checkpoint.manager import CheckpointManager
 
-    cfg, backend = _async_backend(parallel, steps=6)
+    cfg, backend = _async_backend(parallel)
     counter = _StepCounter()
     manager = CheckpointManager(Path(run_dir), cfg.checkpoint, backend, backend.dist, {"counter": counter})
     batches = global_batches(cfg, 6)
@@ -307,8 +312,8 @@ def job_load_compare(parallel: dict, run_dir: str, sync_dir: str) -> dict:
     def probe() -> dict:
         digest = _weights_digest(backend)
         losses = []
-        for mbs in batches[4:6]:
-            r = backend.train_step(rank_slice(mbs, backend.dp_rank, backend.dp_size))
+        for i, mbs in enumerate(batches[4:6]):
+            r = train_step(backend, cfg, mbs, counter.step + i)
             losses.append([r.loss, r.grad_norm, r.lr])
         return {"digest": digest, "losses": losses, "counter": counter.step}
 
@@ -317,7 +322,7 @@ def job_load_compare(parallel: dict, run_dir: str, sync_dir: str) -> dict:
     out["async2"] = probe()
     manager.load()  # latest
     out["async3"] = probe()
-    counter.step = -1
+    counter.step = 3  # a bare backend.load restores no trainer state: the step (and LR) is the caller's
     backend.load(Path(sync_dir))
     out["sync3"] = probe()
     backend.close()

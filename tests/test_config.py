@@ -134,7 +134,11 @@ def test_bad_literal_lists_choices(tree: Path) -> None:
         (["train.global_batch_size=10"], "train.global_batch_size", "micro_batch_size x data-parallel size"),
         (["parallel.backend=megatron", "parallel.tp=3"], "parallel.tp", "divisor of model.num_heads"),
         (["parallel.backend=megatron", "parallel.pp=3"], "parallel.pp", "dividing model.num_layers"),
-        (["parallel.backend=megatron", "parallel.sp=true"], "parallel.sp", "tp > 1"),
+        (
+            ["parallel.backend=megatron", "parallel.tp=2", "parallel.sp=true", "train.seq_length=255"],
+            "train.seq_length",
+            "with sequence parallel",
+        ),
         (["parallel.tp=2"], "parallel.tp", "backend megatron"),
         (["train.tokens=1000"], "train.steps", "exactly one"),
         (["train.seq_length=4096"], "train.seq_length", "max_seq_len"),

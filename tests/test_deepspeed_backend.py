@@ -13,6 +13,7 @@ from llm_train.config.model import ModelConfig
 from llm_train.config.schema import ExperimentConfig
 from llm_train.errors import ConfigError
 from llm_train.model.spec import param_counts
+from llm_train.parallel import Runtime, resolve_layout
 from tests.helpers.tiny_packed import train_env
 
 
@@ -44,10 +45,12 @@ def test_hf_llama_parameter_count_equals_spec(model):
 
     hf = build_llama(model, seed=0)
     assert sum(p.numel() for p in hf.parameters()) == param_counts(model).total
-    decay, no_decay = optimizer_param_groups(hf, 0.1)
+    decay, no_decay = optimizer_param_groups(hf, 0.1, tied=model.tie_embeddings)
     assert all(p.ndim == 2 for p in decay["params"])
     no_decay_ids = {id(p) for p in no_decay["params"]}
     assert id(hf.model.embed_tokens.weight) in no_decay_ids and id(hf.model.norm.weight) in no_decay_ids
+    # An untied output head is a layer weight like any other; a tied one is the embedding.
+    assert (id(hf.lm_head.weight) in no_decay_ids) == model.tie_embeddings
 
 
 def test_config_maps_every_exposed_setting():
@@ -68,19 +71,19 @@ def test_config_maps_every_exposed_setting():
             },
         }
     )
-    ds = deepspeed_config(cfg, dp_size=2)
+    ds = deepspeed_config(cfg, resolve_layout(cfg, 2, Runtime(cuda=False, te=False)))
     assert ds["gradient_accumulation_steps"] == 4 and ds["train_batch_size"] == 16
     assert ds["gradient_clipping"] == 0.5 and ds["bf16"]["enabled"] and not ds["fp16"]["enabled"]
     assert ds["zero_optimization"]["stage"] == 3
     assert ds["zero_optimization"]["offload_optimizer"] == {"device": "cpu"}
     assert ds["zero_optimization"]["offload_param"] == {"device": "nvme", "nvme_path": "/x"}
     with pytest.raises(ConfigError, match="global_batch_size"):
-        deepspeed_config(cfg, dp_size=3)
+        resolve_layout(cfg, 3, Runtime(cuda=False, te=False))
 
 
 SCRIPT = r"""
 import json, sys, torch
-from llm_train.backends import build_backend
+from llm_train.backends import build_backend, run_step
 from llm_train.config import ExperimentConfig
 from llm_train.launch.dist_env import detect
 
@@ -95,7 +98,7 @@ def make(train=None, parallel=None):
     raw["train"].update(train or {})
     raw["parallel"] = parallel or {}
     b = build_backend(ExperimentConfig.model_validate(raw), detect())
-    b.build(4)
+    b.build()
     return b
 
 def batches():
@@ -120,20 +123,20 @@ out = {}
 for clip in (0.0, 1e-9):
     b = make({"grad_clip": clip})
     before = params(b)
-    r = b.train_step(batches())
+    r = run_step(b, batches(), 1e-2)
     out[f"clip{clip}"] = {"delta": delta(b, before), "engine_clip": b.engine.gradient_clipping(), "gnorm": r.grad_norm}
 b = make()
 before, state = params(b), opt_state(b)
-r = b.train_step(batches(), skip_step=True)
+r = run_step(b, batches(), 1e-2, is_bad=lambda loss: True)
 out["skip"] = {"delta": delta(b, before), "skipped": r.skipped, "adam_state_unchanged": opt_state(b) == state}
-r = b.train_step(batches())
+r = run_step(b, batches(), 1e-2)
 out["after_skip"] = {"delta": delta(b, before), "skipped": r.skipped, "adam_state_changed": opt_state(b) != state}
 b = make(parallel={"zero_stage": 3})
 out["zero3"] = {"stage": b.engine.zero_optimization_stage(), "local_numel": sum(p.numel() for p in b.engine.module.parameters()),
-                "num_params": b.num_params(), "loss": b.train_step(batches()).loss}
+                "num_params": b.num_params(), "loss": run_step(b, batches(), 1e-2).loss}
 b = make({"precision": "bf16"}, {"zero_stage": 1})
 out["bf16"] = {"enabled": b.engine.bfloat16_enabled(), "dtypes": sorted({str(p.dtype) for p in b.engine.module.parameters()}),
-               "loss": b.train_step(batches()).loss}
+               "loss": run_step(b, batches(), 1e-2).loss}
 print("RESULT" + json.dumps(out))
 """
 

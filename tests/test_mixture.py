@@ -98,7 +98,7 @@ def test_realized_blend_matches_requested_weights(packed, tmp_path):
     from megatron.core.datasets.blended_megatron_dataset_builder import BlendedMegatronDatasetBuilder
     from megatron.core.datasets.gpt_dataset import GPTDataset, GPTDatasetConfig
 
-    from data_prep.tokenizer.megatron_adapter import megatron_tokenizer
+    from llm_train.data.tokenizer import PackedDataTokenizer
 
     spec = tmp_path / "spec.yaml"
     requested = {"de": 0.2, "el": 0.5, "bg": 0.3}
@@ -124,7 +124,7 @@ def test_realized_blend_matches_requested_weights(packed, tmp_path):
         "bg_text_document",
     ]
 
-    tokenizer = megatron_tokenizer(mixture.tokenizer)
+    tokenizer = PackedDataTokenizer.from_dir(mixture.tokenizer)
     dist.init_process_group("gloo", init_method=f"file://{tmp_path}/pg", rank=0, world_size=1)
     try:
         seq = 64

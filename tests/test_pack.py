@@ -43,7 +43,7 @@ def read_dataset(prefix: Path) -> list[np.ndarray]:
 
 
 def test_round_trip_every_script(setup, tmp_path):
-    from data_prep.tokenizer import load_tokenizer
+    from llm_train.data.tokenizer_dir import load_tokenizer
 
     root, docs, tok = setup
     stats = pack(root / "corpus", tok, tmp_path / "out", PackOptions(workers=2))
@@ -65,7 +65,7 @@ def test_round_trip_every_script(setup, tmp_path):
 
 def test_fast_encoder_equals_hf_encode(setup):
     from data_prep.pack.encoder import HFBatchEncoder, PieceCacheEncoder, make_encoder
-    from data_prep.tokenizer import load_tokenizer
+    from llm_train.data.tokenizer_dir import load_tokenizer
     from tests.test_tokenizer import random_strings
 
     _, docs, tok = setup
@@ -145,7 +145,7 @@ def test_tokenizer_problems_fail_before_any_work(setup, tmp_path):
     with pytest.raises(DataError, match="different settings.*vocab_size: 800 -> 600"):
         pack(root / "corpus", other, tmp_path / "out2", PackOptions(langs=["mt"]))
     with pytest.raises(DataError, match="uint16 cannot hold"):
-        from data_prep.tokenizer import load_tokenizer
+        from llm_train.data.tokenizer_dir import load_tokenizer
 
         info = load_tokenizer(tok)
         info.vocab_size = 100_000

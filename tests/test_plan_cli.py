@@ -61,10 +61,10 @@ def test_best_layout_overrides_load_as_a_valid_config(site):
     cfg = load_config(exp, cluster=site).config
     plan = make_plan(cfg, PlanOptions(top=3))
     assert plan.best is not None
-    assert all(c.fits(plan.devices) and c.layout.gpus == plan.devices.count for c in plan.ranked)
+    assert all(c.fits(plan.devices) and c.layout.world_size == plan.devices.count for c in plan.ranked)
     times = [round(c.step.total, 9) for c in plan.ranked]  # the ranking ties on 9 decimals
     assert times == sorted(times)
-    reloaded = load_config(exp, plan.best.layout.overrides("megatron"), cluster=site).config
+    reloaded = load_config(exp, plan.best.layout.overrides(), cluster=site).config
     assert reloaded.parallel.tp == plan.best.layout.tp and reloaded.parallel.dp == plan.best.layout.dp
     assert 0.2 < plan.mfu < 0.65
 

@@ -10,7 +10,7 @@ import torch
 from llm_train.config.compose import read_yaml
 from llm_train.config.model import ModelConfig
 from llm_train.model.spec import param_counts
-from llm_train.plan.layout import Layout
+from llm_train.parallel import ParallelLayout
 from llm_train.plan.memory import estimate_memory, largest_layer_params
 from llm_train.plan.workload import GB, Devices, Workload
 
@@ -39,7 +39,7 @@ def measure_training_peak(m: ModelConfig, micro_batch: int, seq: int) -> dict[st
 
     torch.manual_seed(0)
     model = build_llama(m, seed=0)
-    opt = torch.optim.AdamW(optimizer_param_groups(model, 0.1), lr=1e-4)
+    opt = torch.optim.AdamW(optimizer_param_groups(model, 0.1, tied=model.config.tie_word_embeddings), lr=1e-4)
     tokens = torch.randint(0, m.vocab_size, (micro_batch, seq))
 
     def step() -> None:
@@ -65,7 +65,7 @@ def test_estimate_matches_measured_peak_on_cpu(name, micro_batch, seq):
     m = preset(name)
     measured = measure_training_peak(m, micro_batch, seq)
     w = Workload(m, seq, micro_batch, micro_batch * seq, precision="fp32", backend="deepspeed")
-    est = estimate_memory(w, Layout(dp=1, zero_stage=0, micro_batch=micro_batch), CPU)
+    est = estimate_memory(w, ParallelLayout(dp=1, zero_stage=0, micro_batch=micro_batch), CPU)
     states = measured["PARAM"] + measured["GRAD"] + measured["OPT"]
     assert est.model_states == pytest.approx(states, rel=0.02)
     assert est.activations + est.logits == pytest.approx(measured["ACT"], rel=0.10)
@@ -87,7 +87,9 @@ def _zero3_states(
     m: ModelConfig, gpus: int, offload_opt: str = "none", offload_params: str = "none"
 ) -> float:
     w = Workload(m, 4096, gpus, gpus * 4096, precision="bf16", backend="deepspeed")
-    layout = Layout(dp=gpus, zero_stage=3, offload_optimizer=offload_opt, offload_params=offload_params)
+    layout = ParallelLayout(
+        dp=gpus, zero_stage=3, offload_optimizer=offload_opt, offload_params=offload_params
+    )
     est = estimate_memory(w, layout, Devices(count=gpus, per_node=8, **A100))
     # Model states at their peak: the optimizer step's fp32 gradient buffer, if larger than what
     # the gathered layers held during forward/backward.
@@ -128,10 +130,10 @@ def test_memory_falls_with_sharding_and_recompute():
     m = preset("7b")
     w = Workload(m, 4096, 512, 10**12, "bf16", "megatron")
     dev = Devices(count=64, per_node=8, **A100)
-    base = estimate_memory(w, Layout(tp=1, pp=1, dp=64, distributed_optimizer=False), dev)
-    distopt = estimate_memory(w, Layout(tp=1, pp=1, dp=64, distributed_optimizer=True), dev)
-    tp = estimate_memory(w, Layout(tp=8, pp=1, dp=8, sp=True), dev)
-    full = estimate_memory(w, Layout(tp=1, pp=1, dp=64, recompute="full"), dev)
+    base = estimate_memory(w, ParallelLayout(tp=1, pp=1, dp=64, distributed_optimizer=False), dev)
+    distopt = estimate_memory(w, ParallelLayout(tp=1, pp=1, dp=64, distributed_optimizer=True), dev)
+    tp = estimate_memory(w, ParallelLayout(tp=8, pp=1, dp=8, sp=True), dev)
+    full = estimate_memory(w, ParallelLayout(tp=1, pp=1, dp=64, recompute="full"), dev)
     assert distopt.optimizer == pytest.approx(base.optimizer / 64)
     assert tp.weights == pytest.approx(base.weights / 8, rel=0.01)
     assert tp.activations < base.activations / 6

@@ -36,9 +36,9 @@ def accounts(monkeypatch):
 
 
 def resolved(cluster: str, *overrides: str):
-    return load_config(
-        EXPERIMENT, ["parallel.dp=auto", "runs_dir=/scratch/runs", *overrides], cluster=cluster
-    )
+    # A global batch every profile's ranks divide (up to 16 nodes x 8 GPUs, micro batch 4).
+    fits = ["parallel.dp=auto", "train.global_batch_size=512", "runs_dir=/scratch/runs"]
+    return load_config(EXPERIMENT, [*fits, *overrides], cluster=cluster)
 
 
 def job_for(cluster: str, kind: str = "train", opts: SubmitOptions = SubmitOptions(), *overrides: str):
@@ -151,7 +151,12 @@ def test_render_is_pure():
         ("juwels-booster", SubmitOptions(sbatch=("--output=x",)), (), "does not already set"),
         ("juwels-booster", SubmitOptions(sbatch=("hint=nomultithread",)), (), "expected '--option[=value]'"),
         ("lumi-g", SubmitOptions(), ("cluster.software.container.image=null",), "needs an image"),
-        ("local-slurm", SubmitOptions(nodes=1), ("parallel.dp=2",), "the job has 1 node(s) x 1 task(s) = 1"),
+        (
+            "local-slurm",
+            SubmitOptions(nodes=1),
+            ("parallel.dp=2",),
+            "the job's ranks (1 node(s) x 1 task(s)) / (tp x pp x cp) = 1",
+        ),
         ("local", SubmitOptions(), (), "has no Slurm"),
     ],
 )

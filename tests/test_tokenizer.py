@@ -11,7 +11,7 @@ import unicodedata
 import pytest
 
 from data_prep.cli.tokenizer import main as tokenizer_main
-from data_prep.tokenizer import load_tokenizer
+from llm_train.data.tokenizer_dir import load_tokenizer
 from data_prep.tokenizer.sampling import copies, plan_shares, temperature_shares
 from llm_train.errors import DataError
 from tests.test_pack_corpus import make_corpus
@@ -136,18 +136,18 @@ def test_broken_tokenizer_dirs_fail_clearly(trained, tmp_path):
         load_tokenizer(tmp_path / "nope")
 
 
-def test_megatron_adapter(trained):
+def test_megatron_tokenizer_object(trained):
     from megatron.core.tokenizers import MegatronTokenizerBase
 
-    from data_prep.tokenizer.megatron_adapter import megatron_tokenizer
     from llm_train.data.tokenizer import PackedDataTokenizer
 
-    adapter = megatron_tokenizer(trained / "tok")
+    adapter = PackedDataTokenizer.from_dir(trained / "tok")
     assert isinstance(adapter, MegatronTokenizerBase)
     assert (adapter.eod, adapter.pad, adapter.bos, adapter.vocab_size) == (2, 0, 1, 700)
     ids = adapter.tokenize("Η επιτροπή")
     assert adapter.detokenize(ids) == "Η επιτροπή"
     assert adapter.inv_vocab[adapter.vocab["</s>"]] == "</s>"
-    # The trainer opens the same directory without our metadata and must find the same EOD.
-    from_dir = PackedDataTokenizer.from_dir(trained / "tok")
-    assert (from_dir.eod, from_dir.vocab_size, from_dir.tokenize("Η επιτροπή")) == (2, 700, ids)
+    # Evals read the same ids through the same loader.
+    from evals.tokenizer import load_eval_tokenizer
+
+    assert load_eval_tokenizer(trained / "tok").eod_id == adapter.eod

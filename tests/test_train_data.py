@@ -90,6 +90,8 @@ def tok_dir(tmp_path_factory):
     tok.train_from_iterator(["Grüße aus Köln und Ελλάδα"] * 20, trainer)
     out = tmp_path_factory.mktemp("tok")
     tok.save(str(out / "tokenizer.json"))
+    # A plain HF tokenizer dir: its tokenizer_config.json names the end-of-document token.
+    (out / "tokenizer_config.json").write_text('{"eos_token": "</s>", "pad_token": "<pad>"}')
     return out
 
 
@@ -100,8 +102,8 @@ def test_tokenizer_from_dir_reads_eod_and_counts_decoded_bytes(tok_dir):
 
     tok = PackedDataTokenizer.from_dir(tok_dir)
     assert isinstance(tok, MegatronTokenizerBase)
-    assert (tok.eod, tok.pad, tok.vocab_size) == (1, -1, len(tok.vocab))
-    assert tok.special_tokens_dict == {"eos_token": 1}
+    assert (tok.eod, tok.pad, tok.vocab_size) == (1, 0, len(tok.vocab))
+    assert tok.special_tokens_dict == {"eos_token": 1, "pad_token": 0}
     text = "Grüße aus Ελλάδα"
     ids = tok.tokenize(text)
     assert tok.detokenize(ids) == text
@@ -111,15 +113,16 @@ def test_tokenizer_from_dir_reads_eod_and_counts_decoded_bytes(tok_dir):
     assert padded.vocab_size == 512 and padded.unique_identifiers["vocab_size"] == 512
 
 
-def test_tokenizer_without_tokenizer_json_knows_ids_only(tmp_path):
+def test_tokenizer_without_an_end_of_document_rule_is_refused(tok_dir, tmp_path):
+    """No guessing: a dir that names no EOS token (nor our metadata) is refused, not read as EOD 0."""
+    import shutil
+
     from llm_train.data.tokenizer import PackedDataTokenizer
 
-    tok = PackedDataTokenizer.from_dir(None, vocab_size=128)
-    assert (tok.eod, tok.pad, tok.vocab_size, tok.vocab) == (0, -1, 128, {})
-    assert tok.num_bytes([1, 2, 3]) is None
-    with pytest.raises(DataError, match="token ids only"):
-        tok.tokenize("x")
-    with pytest.raises(DataError, match="vocabulary size is unknown"):
+    with pytest.raises(DataError, match="missing tokenizer.json"):
+        PackedDataTokenizer.from_dir(tmp_path)
+    shutil.copy(tok_dir / "tokenizer.json", tmp_path / "tokenizer.json")
+    with pytest.raises(DataError, match="cannot tell the end-of-document id"):
         PackedDataTokenizer.from_dir(tmp_path)
     (tmp_path / "tokenizer.json").write_text("{not json")
     with pytest.raises(DataError, match="not a valid HF tokenizers file"):

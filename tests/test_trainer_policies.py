@@ -68,7 +68,7 @@ from pathlib import Path
 from llm_train.config import load_config
 from llm_train.launch.dist_env import detect
 from llm_train.trainer.callbacks import Callback
-from llm_train.trainer.run_dir import prepare_run_dir
+from llm_train.run_dir import RunDir
 from llm_train.trainer.trainer import Trainer
 
 class InjectNaN(Callback):
@@ -85,7 +85,7 @@ class InjectNaN(Callback):
 
 config, run_dir = sys.argv[1], Path(sys.argv[2])
 resolved = load_config(config)
-prepare_run_dir(resolved, run_dir)
+RunDir(run_dir).prepare(resolved.yaml, resolved.sha256)
 Trainer(resolved, run_dir, detect(), callbacks=[InjectNaN(start=5, count=3)]).fit()
 """
 
@@ -127,12 +127,12 @@ import os, signal, sys
 from pathlib import Path
 from llm_train.config import load_config
 from llm_train.launch.dist_env import detect
-from llm_train.trainer.run_dir import prepare_run_dir
+from llm_train.run_dir import RunDir
 from llm_train.trainer.trainer import Trainer
 
 config, run_dir = sys.argv[1], Path(sys.argv[2])
 resolved = load_config(config)
-prepare_run_dir(resolved, run_dir)
+RunDir(run_dir).prepare(resolved.yaml, resolved.sha256)
 trainer = Trainer(resolved, run_dir, detect())
 save = trainer.backend.save
 

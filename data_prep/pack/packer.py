@@ -25,7 +25,8 @@ from tqdm import tqdm
 from data_prep.pack import indexed
 from data_prep.pack.corpus import CorpusFile, discover
 from data_prep.pack.worker import ShardTask, init_worker, marker_path, pack_file
-from data_prep.tokenizer.load import TOKENIZER_FILE, TokenizerInfo, load_tokenizer
+from llm_train import storage
+from llm_train.data.tokenizer_dir import TOKENIZER_FILE, TokenizerInfo, load_tokenizer
 from llm_train.errors import DataError
 from llm_train.utils.atomic import atomic_write_json
 
@@ -115,7 +116,7 @@ def pack(corpus: str | Path, tokenizer_dir: str | Path, output: str | Path, opti
     dtype = options.check(info)
     files = discover(corpus, options.split, options.langs)
     output = Path(output)
-    output.mkdir(parents=True, exist_ok=True)
+    storage.make_dirs(output)
     state = _state(info, dtype, options)
     _check_state(output, state)
     atomic_write_json(output / STATE_FILE, state)

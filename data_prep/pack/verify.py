@@ -17,7 +17,7 @@ import numpy as np
 
 from data_prep.pack import indexed
 from data_prep.pack.packer import STATS_FILE
-from data_prep.tokenizer.load import load_tokenizer
+from llm_train.data.tokenizer_dir import load_tokenizer
 from llm_train.errors import DataError
 
 CHUNK_TOKENS = 1 << 24

@@ -1,9 +1,5 @@
-"""Multilingual byte-level BPE: language-balanced training, fertility, loading, megatron adapter.
+"""Multilingual byte-level BPE: language-balanced training and fertility.
 
-`megatron_tokenizer` lives in `data_prep.tokenizer.megatron_adapter` (it imports megatron-core,
-so it is not imported here).
+Loading a tokenizer directory is `llm_train.data.tokenizer_dir.load_tokenizer` (one loader for prep,
+the trainer and evals).
 """
-
-from data_prep.tokenizer.load import TokenizerInfo, load_tokenizer, token_dtype
-
-__all__ = ["TokenizerInfo", "load_tokenizer", "token_dtype"]

@@ -1,4 +1,5 @@
-"""Special tokens of our tokenizers and the metadata file that records their ids.
+"""Special tokens of our tokenizers (their ids are recorded in the metadata file of
+`llm_train.data.tokenizer_dir`, which every loader reads).
 
 They take the first ids, in this order, so every tokenizer we train agrees on them: PAD is 0 (never
 equal to EOD, which megatron-core would otherwise refuse as an ambiguous pad), BOS 1, EOS 2. EOS
@@ -12,8 +13,6 @@ PAD = "<pad>"
 BOS = "<s>"
 EOS = "</s>"
 DEFAULT_RESERVED = 8
-METADATA_FILE = "llm_train_tokenizer.json"
-METADATA_VERSION = 1
 
 
 def reserved_tokens(count: int) -> list[str]:

@@ -18,15 +18,9 @@ from data_prep.pack.corpus import ReadReport, discover
 from data_prep.tokenizer import sampling
 from data_prep.tokenizer.fertility import measure_fertility, render_table
 from data_prep.tokenizer.model import build_untrained
-from data_prep.tokenizer.specials import (
-    BOS,
-    EOS,
-    METADATA_FILE,
-    METADATA_VERSION,
-    PAD,
-    reserved_tokens,
-    special_tokens,
-)
+from data_prep.tokenizer.specials import BOS, EOS, PAD, reserved_tokens, special_tokens
+from llm_train import storage
+from llm_train.data.tokenizer_dir import METADATA_FILE, METADATA_VERSION
 from llm_train.errors import DataError
 from llm_train.utils.atomic import atomic_replace_dir, atomic_write_json
 
@@ -156,7 +150,7 @@ def save(
     }
     output.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{output.name}.", dir=output.parent))
-    tmp.chmod(0o755)  # mkdtemp makes it private; a tokenizer dir is shared with the whole project
+    storage.fix_mode(tmp)  # mkdtemp makes it private; a tokenizer dir follows the project's policy
     hf.save_pretrained(str(tmp))
     atomic_write_json(tmp / METADATA_FILE, metadata)
     atomic_write_json(tmp / "fertility.json", fertility)

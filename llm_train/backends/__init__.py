@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import importlib
 
-from llm_train.backends.base import MicroBatch, StepResult, TrainBackend
+from llm_train.backends.base import MicroBatch, SaveState, StepResult, TrainBackend, Update, run_step
 from llm_train.config.schema import ExperimentConfig
 from llm_train.errors import ConfigError, ConfigProblem
 from llm_train.launch.dist_env import DistEnv
@@ -30,8 +30,18 @@ def backend_class(name: str) -> type[TrainBackend]:
 
 
 def build_backend(cfg: ExperimentConfig, dist: DistEnv) -> TrainBackend:
-    """The backend named by `parallel.backend`, constructed (call `.build(total_steps)` next)."""
+    """The backend named by `parallel.backend`, constructed (call `.build()` next)."""
     return backend_class(cfg.parallel.backend)(cfg, dist)
 
 
-__all__ = ["BACKENDS", "MicroBatch", "StepResult", "TrainBackend", "backend_class", "build_backend"]
+__all__ = [
+    "BACKENDS",
+    "MicroBatch",
+    "SaveState",
+    "StepResult",
+    "TrainBackend",
+    "Update",
+    "backend_class",
+    "build_backend",
+    "run_step",
+]

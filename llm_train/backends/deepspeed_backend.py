@@ -3,20 +3,21 @@
 from __future__ import annotations
 
 import logging
-import math
 import os
-import socket
 import warnings
 from pathlib import Path
 
 import torch
 import torch.nn.functional as F
 
-from llm_train.backends.base import MicroBatch, StepResult, TrainBackend
+from llm_train.backends.base import MicroBatch, SaveState, TrainBackend, Update
 from llm_train.backends.deepspeed_config import deepspeed_config
 from llm_train.backends.hf_llama import build_llama, hf_state_dict_for_safetensors, optimizer_param_groups
-from llm_train.errors import ConfigError, ConfigProblem
-from llm_train.trainer.lr_schedule import lr_at
+from llm_train.config.schema import ExperimentConfig
+from llm_train.launch.dist_env import DistEnv
+from llm_train.launch.ports import free_port
+from llm_train.model.dtypes import PRECISIONS
+from llm_train.parallel import resolve_layout
 from llm_train.utils.atomic import atomic_write_json
 
 log = logging.getLogger(__name__)
@@ -44,12 +45,6 @@ class SkippableAdamW(torch.optim.AdamW):
         return super().step(closure)
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def token_nll(model, batch: MicroBatch) -> tuple[torch.Tensor, torch.Tensor]:
     """Summed next-token NLL (fp32) over unmasked labels, and the number of those labels."""
     logits = model(input_ids=batch["tokens"], position_ids=batch["position_ids"]).logits
@@ -61,41 +56,31 @@ def token_nll(model, batch: MicroBatch) -> tuple[torch.Tensor, torch.Tensor]:
 class DeepSpeedBackend(TrainBackend):
     name = "deepspeed"
 
-    def build(self, total_steps: int) -> None:
+    def __init__(self, cfg: ExperimentConfig, dist: DistEnv):
+        super().__init__(cfg, dist)
+        self.layout = resolve_layout(cfg, dist.world_size)
+
+    def build(self) -> None:
         import deepspeed
         import deepspeed.ops
 
         cfg = self.cfg
-        if cfg.parallel.recompute == "selective":
-            raise ConfigError(
-                [
-                    ConfigProblem(
-                        None,
-                        "parallel.recompute",
-                        "expected none or full with backend deepspeed",
-                        "selective",
-                    )
-                ]
-            )
         # The shared-memory comm op serves inference all-reduce only, and building it is a ~95 s
         # C++ compile on first use: mark it unavailable so training uses plain gloo/nccl.
         deepspeed.ops.__compatible_ops__["deepspeed_shm_comm"] = False
         # DeepSpeed still calls torch collectives that torch 2.13 deprecates, on every step.
         warnings.filterwarnings("ignore", category=FutureWarning, module=r"torch\.distributed")
         self._init_distributed(deepspeed)
-        self.total_steps = total_steps
-        self.step = 0
         self.device = torch.device(f"cuda:{self.dist.local_rank}" if torch.cuda.is_available() else "cpu")
-        dtype = {"bf16": torch.bfloat16, "fp16": torch.float16}.get(cfg.train.precision, torch.float32)
+        dtype = PRECISIONS[cfg.train.precision]
         model = build_llama(cfg.model, seed=cfg.train.seed)
         if cfg.parallel.recompute == "full":
             model.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
-        groups = optimizer_param_groups(model, cfg.train.weight_decay)
+        groups = optimizer_param_groups(model, cfg.train.weight_decay, cfg.model.tie_embeddings)
         t = cfg.train
-        self.optimizer = SkippableAdamW(
-            groups, lr=lr_at(0, t, total_steps), betas=(t.adam_beta1, t.adam_beta2), eps=t.adam_eps
-        )
-        self.ds_config = deepspeed_config(cfg, self.dp_size)
+        # The LR is set before every update by `optimizer_step` (the trainer owns the schedule).
+        self.optimizer = SkippableAdamW(groups, lr=t.lr, betas=(t.adam_beta1, t.adam_beta2), eps=t.adam_eps)
+        self.ds_config = deepspeed_config(cfg, self.layout)
         self.engine, _, _, _ = deepspeed.initialize(
             model=model, optimizer=self.optimizer, config=self.ds_config, dist_init_required=False
         )
@@ -112,7 +97,7 @@ class DeepSpeedBackend(TrainBackend):
     def _init_distributed(self, deepspeed) -> None:
         env = self.dist.torch_env()
         if not self.dist.is_distributed:
-            env["MASTER_PORT"] = str(_free_port())  # nobody to meet: avoid clashing with other jobs
+            env["MASTER_PORT"] = str(free_port())  # nobody to meet: avoid clashing with other jobs
         os.environ.update(env)
         backend = self.cfg.parallel.dist_backend
         if backend == "auto":
@@ -132,46 +117,40 @@ class DeepSpeedBackend(TrainBackend):
     def _to_device(self, batch: MicroBatch) -> MicroBatch:
         return {k: v.to(self.device, non_blocking=True) for k, v in batch.items()}
 
-    def train_step(self, micro_batches: list[MicroBatch], skip_step: bool = False) -> StepResult:
+    def forward_backward(self, micro_batches: list[MicroBatch]) -> float:
         if len(micro_batches) != self.grad_accum:
             raise ValueError(f"expected {self.grad_accum} micro batches per rank, got {len(micro_batches)}")
-        lr = lr_at(self.step, self.cfg.train, self.total_steps)
-        for group in self.optimizer.param_groups:
-            group["lr"] = lr
         engine = self.engine
         engine.train()
         stats = torch.zeros(2, dtype=torch.float64)
-        tokens = 0
         for i, batch in enumerate(micro_batches):
-            batch = self._to_device(batch)
-            nll, count = token_nll(engine, batch)
+            nll, count = token_nll(engine, self._to_device(batch))
             # Mean over this micro batch; DeepSpeed divides by the accumulation steps itself.
             mean = nll / count.clamp(min=1)
             engine.backward(mean)
             stats += torch.tensor([mean.item(), 1.0], dtype=torch.float64)
-            tokens += batch["tokens"].numel()
             if i < len(micro_batches) - 1:
                 engine.step()  # not a boundary: DeepSpeed only advances its micro-step counter
         torch.distributed.all_reduce(stats)
-        loss = (stats[0] / stats[1]).item()
-        bad = not math.isfinite(loss) or skip_step or bool(self.skip_predicate and self.skip_predicate(loss))
+        return (stats[0] / stats[1]).item()
+
+    def optimizer_step(self, lr: float, apply: bool) -> Update:
+        for group in self.optimizer.param_groups:
+            group["lr"] = lr
+        engine = self.engine
         grad_norm = self._stage0_grad_norm()
-        self.optimizer.skip_next, self.optimizer.skipped = bad, False
+        self.optimizer.skip_next, self.optimizer.skipped = not apply, False
         ds_skipped = engine.skipped_steps
-        engine.step()
+        engine.step()  # the boundary: clip, update (or not), clear the gradients
         # Skipped by us, or by DeepSpeed itself (ZeRO skips on non-finite gradients before our optimizer runs).
-        was_skipped = bad or self.optimizer.skipped or engine.skipped_steps > ds_skipped
-        skipped = torch.tensor([float(was_skipped)])
-        torch.distributed.all_reduce(skipped, op=torch.distributed.ReduceOp.MAX)
+        skipped = not apply or self.optimizer.skipped or engine.skipped_steps > ds_skipped
+        flag = torch.tensor([float(skipped)])
+        torch.distributed.all_reduce(flag, op=torch.distributed.ReduceOp.MAX)
         if grad_norm is None:
             grad_norm = engine.get_global_grad_norm()
-        self.step += 1
-        return StepResult(
-            loss=loss,
+        return Update(
             grad_norm=float(grad_norm) if grad_norm is not None else float("nan"),
-            lr=lr,
-            tokens=tokens * self.dp_size,
-            skipped=bool(skipped.item()),
+            applied=not bool(flag.item()),
         )
 
     def _stage0_grad_norm(self) -> float | None:
@@ -191,17 +170,16 @@ class DeepSpeedBackend(TrainBackend):
         torch.distributed.all_reduce(stats)
         return stats[0].item(), int(stats[1].item())
 
-    def save(self, directory: Path) -> None:
+    def save(self, directory: Path) -> SaveState:
         directory = Path(directory)
-        self.engine.save_checkpoint(
-            str(directory), tag=DS_TAG, client_state={"step": self.step}, save_latest=False
-        )
+        self.engine.save_checkpoint(str(directory), tag=DS_TAG, save_latest=False)
         if self.cfg.parallel.zero_stage == 3:
             state = self.engine._zero3_consolidated_16bit_state_dict()  # collective: every rank calls it
         else:
             state = self.engine.module.state_dict()
         if self.dist.is_main:
             self._write_hf_weights(directory, state)
+        return SaveState.COMPLETE
 
     def _write_hf_weights(self, directory: Path, state: dict) -> None:
         """model.safetensors + config.json (HF) + model_config.json (our spec): readable without DeepSpeed."""
@@ -215,12 +193,11 @@ class DeepSpeedBackend(TrainBackend):
         atomic_write_json(directory / "model_config.json", self.cfg.model.model_dump(mode="json"))
 
     def load(self, directory: Path) -> None:
-        path, client = self.engine.load_checkpoint(
+        path, _ = self.engine.load_checkpoint(
             str(directory), tag=DS_TAG, load_optimizer_states=True, load_lr_scheduler_states=False
         )
         if path is None:
             raise FileNotFoundError(f"no DeepSpeed checkpoint under {directory}/{DS_TAG}")
-        self.step = int(client["step"])
 
     def num_params(self) -> int:
         params = self.engine.module.parameters()

@@ -5,25 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from llm_train.config.schema import ExperimentConfig
-from llm_train.errors import ConfigError, ConfigProblem
-
-
-def grad_accum_steps(cfg: ExperimentConfig, dp_size: int) -> int:
-    t = cfg.train
-    per_step = t.micro_batch_size * dp_size
-    if t.global_batch_size % per_step:
-        raise ConfigError(
-            [
-                ConfigProblem(
-                    None,
-                    "train.global_batch_size",
-                    f"expected a multiple of micro_batch_size x data-parallel size "
-                    f"({t.micro_batch_size} x {dp_size} = {per_step})",
-                    t.global_batch_size,
-                )
-            ]
-        )
-    return t.global_batch_size // per_step
+from llm_train.parallel import ParallelLayout
 
 
 def _offload(device: str, nvme_path: str | None) -> dict[str, Any]:
@@ -33,10 +15,9 @@ def _offload(device: str, nvme_path: str | None) -> dict[str, Any]:
     return out
 
 
-def deepspeed_config(cfg: ExperimentConfig, dp_size: int) -> dict[str, Any]:
+def deepspeed_config(cfg: ExperimentConfig, layout: ParallelLayout) -> dict[str, Any]:
+    """For a layout `llm_train.parallel.resolve_layout` accepted (so the batch arithmetic holds)."""
     t, p = cfg.train, cfg.parallel
-    if t.precision == "fp16" and cfg.cluster.hardware.accelerator == "cpu":
-        raise ConfigError([ConfigProblem(None, "train.precision", "expected fp32 or bf16 on CPU", "fp16")])
     zero: dict[str, Any] = {"stage": p.zero_stage}
     if p.offload_optimizer != "none":
         zero["offload_optimizer"] = _offload(p.offload_optimizer, p.nvme_path)
@@ -48,7 +29,7 @@ def deepspeed_config(cfg: ExperimentConfig, dp_size: int) -> dict[str, Any]:
     return {
         "train_batch_size": t.global_batch_size,
         "train_micro_batch_size_per_gpu": t.micro_batch_size,
-        "gradient_accumulation_steps": grad_accum_steps(cfg, dp_size),
+        "gradient_accumulation_steps": layout.micro_batches_per_step(t.global_batch_size),
         "gradient_clipping": t.grad_clip,
         "zero_optimization": zero,
         "bf16": {"enabled": t.precision == "bf16"},

@@ -8,35 +8,20 @@ from __future__ import annotations
 
 import torch
 
+from llm_train.backends.weight_decay import decays
 from llm_train.config.model import ModelConfig
-from llm_train.model.spec import require_buildable
+from llm_train.convert.llama import hf_config
 
 
-def llama_config(m: ModelConfig):
+def llama_config(m: ModelConfig, vocab_size: int | None = None):
+    """`LlamaConfig` of `convert.llama.hf_config` (the one builder), for training or scoring:
+    no KV cache, no special ids; `vocab_size` defaults to the padded vocabulary the backend trains."""
     from transformers import LlamaConfig
 
-    require_buildable(m)
+    fields = hf_config(m, m.padded_vocab_size if vocab_size is None else vocab_size)
+    fields = {k: v for k, v in fields.items() if k not in ("architectures", "model_type", "torch_dtype")}
     return LlamaConfig(
-        vocab_size=m.padded_vocab_size,
-        hidden_size=m.hidden_size,
-        intermediate_size=m.ffn_hidden_size,
-        num_hidden_layers=m.num_layers,
-        num_attention_heads=m.num_heads,
-        num_key_value_heads=m.kv_heads,
-        head_dim=m.head_dim,
-        hidden_act="silu",
-        max_position_embeddings=m.max_seq_len,
-        rms_norm_eps=m.norm_eps,
-        rope_theta=m.rope_theta,
-        tie_word_embeddings=m.tie_embeddings,
-        initializer_range=m.init_std,
-        attention_bias=False,
-        mlp_bias=False,
-        attention_dropout=0.0,
-        use_cache=False,
-        bos_token_id=None,
-        eos_token_id=None,
-        pad_token_id=None,
+        **fields, attention_dropout=0.0, use_cache=False, bos_token_id=None, eos_token_id=None, pad_token_id=None
     )
 
 
@@ -54,16 +39,12 @@ def build_llama(m: ModelConfig, seed: int, dtype: torch.dtype = torch.float32):
     return model.to(dtype)
 
 
-def optimizer_param_groups(model: torch.nn.Module, weight_decay: float) -> list[dict]:
-    """AdamW groups: decay the matmul weights only, not norms, biases or embeddings."""
+def optimizer_param_groups(model: torch.nn.Module, weight_decay: float, tied: bool) -> list[dict]:
+    """AdamW groups by the one weight-decay rule (`weight_decay.decays`)."""
     decay, no_decay = [], []
     for name, param in model.named_parameters():
-        if not param.requires_grad:
-            continue
-        if param.ndim < 2 or "embed_tokens" in name or "norm" in name or name.endswith(".bias"):
-            no_decay.append(param)
-        else:
-            decay.append(param)
+        if param.requires_grad:
+            (decay if decays(name, param, tied) else no_decay).append(param)
     return [
         {"params": decay, "weight_decay": weight_decay},
         {"params": no_decay, "weight_decay": 0.0},

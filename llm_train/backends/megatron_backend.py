@@ -20,16 +20,15 @@ from megatron.core.distributed import (
     finalize_model_grads,
 )
 
-from llm_train.backends.base import MicroBatch, StepResult, TrainBackend
+from llm_train.backends.base import MicroBatch, SaveState, TrainBackend, Update
 from llm_train.backends.megatron import checkpoint
-from llm_train.backends.megatron.layout import Layout, resolve_layout
-from llm_train.backends.megatron.model import build_gpt_chunks, have_transformer_engine, transformer_config
-from llm_train.backends.megatron.optimizer import build_optimizer, build_scheduler
+from llm_train.backends.megatron.model import build_gpt_chunks, transformer_config
+from llm_train.backends.megatron.optimizer import build_optimizer, set_lr
 from llm_train.backends.megatron.parallel import destroy_parallel, init_parallel
 from llm_train.backends.megatron.step import run_schedule
 from llm_train.config.schema import ExperimentConfig
-from llm_train.errors import ConfigError
 from llm_train.launch.dist_env import DistEnv
+from llm_train.parallel import Runtime, resolve_layout
 
 log = logging.getLogger(__name__)
 
@@ -39,20 +38,15 @@ class MegatronBackend(TrainBackend):
 
     def __init__(self, cfg: ExperimentConfig, dist: DistEnv):
         super().__init__(cfg, dist)
-        self.use_te = have_transformer_engine()
-        self.layout: Layout = resolve_layout(cfg, dist.world_size, self.use_te)
-        if not torch.cuda.is_available() and cfg.train.precision != "fp32":
-            raise ConfigError(
-                f"train.precision={cfg.train.precision!r}: the megatron backend on CPU trains in fp32 only "
-                "(megatron's mixed-precision optimizer is CUDA-only)"
-            )
+        runtime = Runtime.detect()
+        self.use_te = bool(runtime.te)
+        self.layout = resolve_layout(cfg, dist.world_size, runtime)
         self.gpt_chunks: list[torch.nn.Module] = []  # GPTModel per virtual stage (for checkpoints)
         self.chunks: list[torch.nn.Module] = []  # the same wrapped in (Float16Module and) DDP
         self.optimizer = None
-        self.scheduler = None
         self.async_saves = checkpoint.AsyncSaves() if cfg.checkpoint.async_save else None
 
-    def build(self, total_steps: int) -> None:
+    def build(self) -> None:
         init_parallel(self.cfg, self.dist, self.layout)
         config = transformer_config(self.cfg, self.layout, self.use_te)
         models = build_gpt_chunks(self.cfg, config, self.use_te)
@@ -74,7 +68,6 @@ class MegatronBackend(TrainBackend):
         for chunk in self.chunks:
             chunk.broadcast_params()  # identical replicas across DP whatever the init did
         self.optimizer = build_optimizer(self.cfg, self.chunks)
-        self.scheduler = build_scheduler(self.cfg, self.optimizer, total_steps)
         # Hooks the schedules call: skip DP sync between micro batches, finalize grads at the end.
         config.no_sync_func = [c.no_sync for c in self.chunks]
         if len(self.chunks) == 1:
@@ -92,28 +85,27 @@ class MegatronBackend(TrainBackend):
     def dp_size(self) -> int:
         return parallel_state.get_data_parallel_world_size()
 
-    def train_step(self, micro_batches: list[MicroBatch], skip_step: bool = False) -> StepResult:
+    def forward_backward(self, micro_batches: list[MicroBatch]) -> float:
         for chunk in self.chunks:
             chunk.train()
             chunk.zero_grad_buffer()
         self.optimizer.zero_grad()
         loss_sum, tokens = run_schedule(self.chunks, micro_batches, forward_only=False)
-        loss = loss_sum / max(tokens, 1)
-        lr = self.optimizer.param_groups[0]["lr"]
+        return loss_sum / max(tokens, 1)
+
+    def optimizer_step(self, lr: float, apply: bool) -> Update:
+        set_lr(self.optimizer, lr, self.cfg.train.weight_decay)
         # prepare_grads: main_grad -> master grads, fp16 unscale; True when fp16 overflowed.
-        overflow = self.optimizer.prepare_grads()
-        if overflow:
+        if self.optimizer.prepare_grads():
             grad_norm = math.inf
         elif self.cfg.train.grad_clip > 0:
             grad_norm = float(self.optimizer.clip_grad_norm(self.cfg.train.grad_clip))
         else:
             grad_norm = float(self.optimizer.get_grad_norm())
-        skipped = skip_step or not (math.isfinite(loss) and math.isfinite(grad_norm))
-        if not skipped:
+        applied = apply and math.isfinite(grad_norm)
+        if applied:
             self.optimizer.step_with_ready_grads()
-            self.scheduler.step(increment=1)
-        global_tokens = self.cfg.train.global_batch_size * self.cfg.train.seq_length
-        return StepResult(loss=loss, grad_norm=grad_norm, lr=lr, tokens=global_tokens, skipped=skipped)
+        return Update(grad_norm=grad_norm, applied=applied)
 
     @torch.no_grad()
     def eval_loss(self, micro_batches: list[MicroBatch]) -> tuple[float, int]:
@@ -122,8 +114,7 @@ class MegatronBackend(TrainBackend):
         loss_sum, tokens = run_schedule(self.chunks, micro_batches, forward_only=True)
         return loss_sum, tokens
 
-    def save(self, directory: Path) -> bool:
-        """True when the shards are still being written in the background (`checkpoint.async_save`)."""
+    def save(self, directory: Path) -> SaveState:
         info = {
             "layout": dataclasses.asdict(self.layout),
             "precision": self.cfg.train.precision,
@@ -133,15 +124,14 @@ class MegatronBackend(TrainBackend):
             Path(directory),
             self.gpt_chunks,
             self.optimizer,
-            self.scheduler,
             self.cfg.model,
             info,
             asynchronous=self.async_saves is not None,
         )
         if request is None:
-            return False
+            return SaveState.COMPLETE
         self.async_saves.schedule(request)
-        return True
+        return SaveState.IN_BACKGROUND
 
     def finalize_saves(self, blocking: bool) -> bool:
         return self.async_saves.finalize(blocking) if self.async_saves else True
@@ -152,11 +142,11 @@ class MegatronBackend(TrainBackend):
         if model_only is None:
             model_only = checkpoint.is_model_only(directory)
         if model_only:
-            checkpoint.load(directory, self.gpt_chunks, None, None)
+            checkpoint.load(directory, self.gpt_chunks, None)
             # Mixed-precision optimizers keep fp32 master weights: refresh them from the loaded model.
             self.optimizer.reload_model_params()
         else:
-            checkpoint.load(directory, self.gpt_chunks, self.optimizer, self.scheduler)
+            checkpoint.load(directory, self.gpt_chunks, self.optimizer)
 
     def num_params(self) -> int:
         """Parameters summed over TP and PP ranks (each weight once; tied embeddings once)."""

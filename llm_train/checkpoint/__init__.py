@@ -1,5 +1,5 @@
-"""Atomic checkpoints in the run dir (see the run-dir contract in DESIGN.md)."""
+"""Atomic checkpoints of the full training state (layout: the run-dir contract in `llm_train.run_dir`)."""
 
-from llm_train.checkpoint.manager import CheckpointManager, latest_checkpoint, ready_steps
+from llm_train.checkpoint.manager import CheckpointManager
 
-__all__ = ["CheckpointManager", "latest_checkpoint", "ready_steps"]
+__all__ = ["CheckpointManager"]

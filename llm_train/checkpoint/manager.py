@@ -1,10 +1,6 @@
-"""Save and load the full training state atomically.
+"""Save and load the full training state atomically, in the run dir's `checkpoints/`.
 
-Layout under `<run_dir>/checkpoints/`:
-    step-<N>/              backend state (e.g. deepspeed/), model.safetensors, config.json,
-                           model_config.json, trainer_state.json, rng/rank-<r>.pt
-    step-<N>.ready.json    written last: a step dir without it is incomplete and never loaded
-    latest                 text: the newest ready step dir name, e.g. "step-300"
+The layout (step dirs, ready markers, `latest`) is the run-dir contract in `llm_train/run_dir.py`.
 A save goes to `.step-<N>.tmp/`, is fsynced and renamed, then the marker and `latest` are written
 (each atomically). A crash at any point leaves `latest` naming a complete checkpoint.
 
@@ -18,7 +14,6 @@ wait for it first. A crash while it is in flight leaves `latest` at the previous
 from __future__ import annotations
 
 import logging
-import re
 import shutil
 import time
 from collections.abc import Callable, Mapping
@@ -28,42 +23,20 @@ from typing import Protocol
 
 import torch
 
-from llm_train.backends.base import TrainBackend
+from llm_train.backends.base import SaveState, TrainBackend
 from llm_train.checkpoint.retention import steps_to_delete
 from llm_train.checkpoint.rng import rng_state, set_rng_state
 from llm_train.config.runtime import CheckpointConfig
 from llm_train.launch.dist_env import DistEnv
+from llm_train.run_dir import RunDir, step_name
 from llm_train.utils.atomic import atomic_replace_dir, atomic_write_json, atomic_write_text, fsync_dir
 
 log = logging.getLogger(__name__)
-_STEP = re.compile(r"^step-(\d+)$")
 
 
 class Stateful(Protocol):
     def state_dict(self) -> dict: ...
     def load_state_dict(self, state: dict) -> None: ...
-
-
-def ready_steps(ckpt_dir: Path) -> list[int]:
-    """Steps whose checkpoint is complete (dir and ready marker both present)."""
-    out = []
-    for marker in Path(ckpt_dir).glob("step-*.ready.json"):
-        m = _STEP.match(marker.name.removesuffix(".ready.json"))
-        if m and (marker.parent / f"step-{m.group(1)}").is_dir():
-            out.append(int(m.group(1)))
-    return sorted(out)
-
-
-def latest_checkpoint(run_dir: Path) -> Path | None:
-    """The newest complete checkpoint dir of a run (what evals and export should read)."""
-    ckpt = Path(run_dir) / "checkpoints"
-    pointer = ckpt / "latest"
-    if pointer.is_file():
-        name = pointer.read_text().strip()
-        if (ckpt / f"{name}.ready.json").is_file() and (ckpt / name).is_dir():
-            return ckpt / name
-    steps = ready_steps(ckpt)  # pointer missing or stale: fall back to the markers
-    return ckpt / f"step-{steps[-1]}" if steps else None
 
 
 def _barrier() -> None:
@@ -89,7 +62,8 @@ class CheckpointManager:
         meta: Mapping[str, object] | None = None,
         on_saved: Callable[[int, Path], None] | None = None,
     ):
-        self.dir = Path(run_dir) / "checkpoints"
+        self.run = RunDir(run_dir)
+        self.dir = self.run.checkpoints
         self.cfg, self.backend, self.dist = cfg, backend, dist
         self.stateful = stateful  # name -> object; saved in trainer_state.json (same on every rank)
         self.meta = dict(meta or {})
@@ -98,8 +72,7 @@ class CheckpointManager:
         self.pending: _Save | None = None  # an asynchronous save not yet published
 
     def latest_step(self) -> int | None:
-        path = latest_checkpoint(self.dir.parent)
-        return int(path.name.split("-")[1]) if path else None
+        return self.run.latest_step()
 
     def load(self, step: int | None = None, path: Path | None = None) -> bool:
         """Restore backend + trainer state from `path`, or step N, or the latest ready step."""
@@ -108,9 +81,7 @@ class CheckpointManager:
             step = self.latest_step() if step is None else step
             if step is None:
                 return False
-            path = self.dir / f"step-{step}"
-            if not (self.dir / f"step-{step}.ready.json").is_file():
-                raise FileNotFoundError(f"checkpoint {path} is not complete (no ready marker)")
+            path = self.run.checkpoint(step)
         path = Path(path)
         t0 = time.perf_counter()
         self.backend.load(path)
@@ -135,13 +106,13 @@ class CheckpointManager:
         # One save in flight at a time; this also keeps its .tmp dir from the cleanup below.
         self.finalize(blocking=True)
         t0 = time.perf_counter()
-        tmp = self.dir / f".step-{step}.tmp"
+        tmp = self.run.tmp_dir(step)
         if self.dist.is_main:
             self.dir.mkdir(parents=True, exist_ok=True)
             for stale in self.dir.glob(".step-*.tmp"):  # left by a crash mid-save
                 shutil.rmtree(stale, ignore_errors=True)
         _barrier()
-        in_background = bool(self.backend.save(tmp))
+        in_background = self.backend.save(tmp) is SaveState.IN_BACKGROUND
         # Trainer state and RNG are taken now, with the backend state they belong to.
         (tmp / "rng").mkdir(parents=True, exist_ok=True)
         torch.save(rng_state(), tmp / "rng" / f"rank-{self.dist.rank}.pt")
@@ -158,7 +129,7 @@ class CheckpointManager:
                 step,
                 time.perf_counter() - t0,
             )
-            return self.dir / f"step-{step}"
+            return self.run.step_dir(step)
         return self._publish(save)
 
     def finalize(self, blocking: bool = False) -> Path | None:
@@ -177,9 +148,9 @@ class CheckpointManager:
 
     def _publish(self, save: _Save) -> Path:
         """Make a fully written `.step-N.tmp` visible: rename, ready marker, `latest`, retention."""
-        final_dir = self.dir / f"step-{save.step}"
+        final_dir = self.run.step_dir(save.step)
         if self.dist.is_main:
-            atomic_replace_dir(self.dir / f".step-{save.step}.tmp", final_dir)
+            atomic_replace_dir(self.run.tmp_dir(save.step), final_dir)
             marker = {
                 "step": save.step,
                 "final": save.final,
@@ -187,8 +158,8 @@ class CheckpointManager:
                 "backend": self.backend.name,
                 **self.meta,
             }
-            atomic_write_json(self.dir / f"step-{save.step}.ready.json", marker)
-            atomic_write_text(self.dir / "latest", f"step-{save.step}\n")
+            atomic_write_json(self.run.ready_marker(save.step), marker)
+            atomic_write_text(self.run.latest_pointer, f"{step_name(save.step)}\n")
             self._apply_retention()
         _barrier()
         log.info(
@@ -202,11 +173,11 @@ class CheckpointManager:
         return final_dir
 
     def _apply_retention(self) -> None:
-        for step in steps_to_delete(ready_steps(self.dir), self.cfg.keep_last, self.cfg.keep_every):
+        for step in steps_to_delete(self.run.ready_steps(), self.cfg.keep_last, self.cfg.keep_every):
             # Marker first: a half-deleted dir without marker is simply incomplete.
-            (self.dir / f"step-{step}.ready.json").unlink(missing_ok=True)
+            self.run.ready_marker(step).unlink(missing_ok=True)
             fsync_dir(self.dir)
-            shutil.rmtree(self.dir / f"step-{step}", ignore_errors=True)
+            shutil.rmtree(self.run.step_dir(step), ignore_errors=True)
 
 
 def _load_json(path: Path) -> dict:

@@ -11,27 +11,46 @@ from llm_train.config import load_config
 from llm_train.config.loader import load_resolved_file
 from llm_train.errors import ConfigError
 
+ACTIONS = {"show": "print the resolved YAML and its sha256",
+           "validate": "check files; non-zero exit on any error",
+           "diff": "keys whose resolved values differ between A and B"}  # fmt: skip
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="llm-train config", description="Show, validate and diff configs.")
-    sub = parser.add_subparsers(dest="action", required=True)
-    show = sub.add_parser("show", help="print the resolved YAML and its sha256")
-    show.add_argument("config", help="experiment YAML (or a run dir)")
-    show.add_argument("overrides", nargs="*", help="key.path=value overrides")
-    show.add_argument("--cluster", help="cluster profile name or file (replaces the experiment's)")
-    show.add_argument("--sources", action="store_true", help="also print which file set each key")
-    val = sub.add_parser("validate", help="check files; non-zero exit on any error")
-    val.add_argument("configs", nargs="+", help="experiment YAML files")
-    val.add_argument("--cluster", help="cluster profile to validate against")
-    diff = sub.add_parser("diff", help="keys whose resolved values differ between A and B")
-    diff.add_argument("a", help="config file or run dir")
-    diff.add_argument("b", help="config file or run dir")
-    return parser
+
+def build_parser(action: str) -> argparse.ArgumentParser:
+    """One parser per action, so `show` takes overrides before or after its options (as train,
+    plan and submit do): argparse cannot intermix arguments behind subparsers."""
+    p = argparse.ArgumentParser(prog=f"llm-train config {action}", description=ACTIONS[action])
+    if action == "show":
+        p.add_argument("config", help="experiment YAML (or a run dir)")
+        p.add_argument("overrides", nargs="*", help="key.path=value overrides")
+        p.add_argument("--cluster", help="cluster profile name or file (replaces the experiment's)")
+        p.add_argument("--sources", action="store_true", help="also print which file set each key")
+    elif action == "validate":
+        p.add_argument("configs", nargs="+", help="experiment YAML files")
+        p.add_argument("--cluster", help="cluster profile to validate against")
+    else:
+        p.add_argument("a", help="config file or run dir")
+        p.add_argument("b", help="config file or run dir")
+    return p
+
+
+def usage() -> str:
+    rows = "\n".join(f"  {name:<9} {text}" for name, text in ACTIONS.items())
+    return (
+        f"usage: llm-train config {{{','.join(ACTIONS)}}} ...\n\nShow, validate and diff configs.\n\n{rows}"
+    )
 
 
 def main(argv: list[str]) -> int:
-    args = build_parser().parse_args(argv)
-    return {"show": _show, "validate": _validate, "diff": _diff}[args.action](args)
+    if not argv or argv[0] in ("-h", "--help"):
+        print(usage(), file=sys.stdout if argv else sys.stderr)
+        return 0 if argv else 2
+    action, rest = argv[0], argv[1:]
+    if action not in ACTIONS:
+        print(f"llm-train config: unknown action {action!r}\n\n{usage()}", file=sys.stderr)
+        return 2
+    args = build_parser(action).parse_intermixed_args(rest)
+    return {"show": _show, "validate": _validate, "diff": _diff}[action](args)
 
 
 def _show(args: argparse.Namespace) -> int:

@@ -19,9 +19,10 @@ import yaml
 
 from llm_train.config.model import ModelConfig
 from llm_train.errors import LLMTrainError
+from llm_train.model.dtypes import DTYPES
+from llm_train.run_dir import CONFIG_FILE, checkpoint_kind, resolve_checkpoint
 
 log = logging.getLogger(__name__)
-DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
 
 
 def parse_args(argv: list[str]) -> argparse.Namespace:
@@ -34,22 +35,10 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     return p.parse_args(argv)
 
 
-def resolve_checkpoint(path: Path) -> Path:
-    """A run dir or a checkpoints/ dir means its latest ready checkpoint."""
-    for latest in (path / "checkpoints" / "latest", path / "latest"):
-        if latest.is_file():
-            name = latest.read_text().strip()
-            step_dir = latest.parent / (name if not name.isdigit() else f"step-{name}")
-            if not step_dir.is_dir():
-                raise LLMTrainError(f"{latest} names {name!r} but {step_dir} does not exist")
-            return step_dir
-    return path
-
-
 def find_run_tokenizer(ckpt: Path) -> Path | None:
     """data.tokenizer from the resolved config.yaml of the run the checkpoint belongs to."""
     for parent in [ckpt, *ckpt.resolve().parents][:4]:
-        cfg_file = parent / "config.yaml"
+        cfg_file = parent / CONFIG_FILE
         if cfg_file.is_file():
             tok = (yaml.safe_load(cfg_file.read_text()) or {}).get("data", {}).get("tokenizer")
             return Path(tok) if tok else None
@@ -66,27 +55,26 @@ def _model_config(ckpt: Path) -> ModelConfig:
 
 
 def export_hf(ckpt: Path, out: Path, tokenizer: Path | None, dtype: torch.dtype) -> None:
-    from llm_train.backends.megatron.checkpoint import is_megatron_checkpoint
     from llm_train.convert.hf import copy_tokenizer, write_hf_model
     from llm_train.convert.llama import megatron_to_hf
 
     ckpt = resolve_checkpoint(ckpt)
     m = _model_config(ckpt)
-    if is_megatron_checkpoint(ckpt):
+    kind = checkpoint_kind(ckpt)
+    if kind == "megatron":
         from llm_train.convert.megatron_io import read_model_tensors
 
         tensors = megatron_to_hf(read_model_tensors(ckpt, m), m)
-        kind = "megatron"
-    elif (ckpt / "model.safetensors").is_file():
+    elif kind == "native-hf":
         from safetensors.torch import load_file
 
-        tensors, kind = load_file(str(ckpt / "model.safetensors")), "deepspeed"  # already HF naming
+        tensors = load_file(str(ckpt / "model.safetensors"))  # already HF naming
         # The trainer keeps the padded embedding rows; HF's vocab_size is the tokenizer's.
         for name in ("model.embed_tokens.weight", "lm_head.weight"):
             if name in tensors:
                 tensors[name] = tensors[name][: m.vocab_size].contiguous()
     else:
-        raise LLMTrainError(f"{ckpt}: neither a megatron checkpoint (metadata.json) nor model.safetensors")
+        raise LLMTrainError(f"{ckpt}: already a HuggingFace model (config.json), nothing to export")
     write_hf_model(out, tensors, m, dtype)
     tokenizer = tokenizer or find_run_tokenizer(ckpt)
     if tokenizer is None:

@@ -12,17 +12,16 @@ from rich.console import Console
 from rich.table import Table
 
 from llm_train.errors import LLMTrainError
+from llm_train.run_dir import RunDir
 from llm_train.slurm import events, query
 from llm_train.slurm.sbatch import SlurmError
 
 
-def _run_dir(path: str) -> Path:
-    run_dir = Path(path)
-    if not (run_dir / "slurm").is_dir():
-        raise LLMTrainError(
-            f"{run_dir}: no slurm/ folder here; is this a run dir made by `llm-train submit`?"
-        )
-    return run_dir
+def _run_dir(path: str) -> RunDir:
+    run = RunDir(path)
+    if not run.slurm.is_dir():
+        raise LLMTrainError(f"{run.path}: no slurm/ folder here; is this a run dir made by `llm-train submit`?")
+    return run
 
 
 def attempts_by_job(evts: list[dict]) -> dict[str, int]:
@@ -40,9 +39,9 @@ def main_jobs(argv: list[str]) -> int:
     p.add_argument("run_dir")
     p.add_argument("--events", action="store_true", help="also print every job transition")
     args = p.parse_args(argv)
-    run_dir = _run_dir(args.run_dir)
-    evts = events.read(run_dir)
-    submitted = events.submitted_jobs(run_dir)
+    run = _run_dir(args.run_dir)
+    evts = run.job_events()
+    submitted = events.submitted_jobs(run.path)
     ids = [e["job_id"] for e in submitted]
     try:
         records = query.states(ids)
@@ -50,7 +49,7 @@ def main_jobs(argv: list[str]) -> int:
         print(f"warning: {exc}", file=sys.stderr)
         records = {}
     attempts = attempts_by_job(evts)
-    table = Table(title=f"jobs of {run_dir}")
+    table = Table(title=f"jobs of {run.path}")
     for col in ("job", "kind", "name", "state", "exit", "attempts", "start", "elapsed", "nodes", "reason"):
         table.add_column(col)
     for sub in submitted:
@@ -78,13 +77,13 @@ def main_jobs(argv: list[str]) -> int:
     return 0
 
 
-def pick_log(run_dir: Path, job_id: str | None = None) -> Path:
-    logs = sorted((run_dir / "slurm").glob("*.out"), key=lambda p: p.stat().st_mtime)
+def pick_log(run: RunDir, job_id: str | None = None) -> Path:
+    logs = sorted(run.slurm.glob("*.out"), key=lambda p: p.stat().st_mtime)
     if job_id:
         logs = [p for p in logs if p.stem.endswith(f"-{job_id}") or f"-{job_id}_" in p.stem]
     if not logs:
         which = f" of job {job_id}" if job_id else ""
-        raise LLMTrainError(f"no log{which} in {run_dir / 'slurm'} yet (the job may still be pending)")
+        raise LLMTrainError(f"no log{which} in {run.slurm} yet (the job may still be pending)")
     return logs[-1]
 
 

@@ -5,10 +5,13 @@ from __future__ import annotations
 import argparse
 import logging
 import sys
+from pathlib import Path
 
+from llm_train import storage
 from llm_train.config import load_config
 from llm_train.errors import TrainingInterrupted
 from llm_train.launch.dist_env import detect
+from llm_train.parallel import ParallelLayout
 from llm_train.trainer.exit_codes import INTERRUPTED, OK
 
 log = logging.getLogger("llm_train.train")
@@ -27,8 +30,9 @@ def parser() -> argparse.ArgumentParser:
 
 
 def local_world_size(cfg) -> int:
-    p = cfg.parallel
-    return (p.dp if isinstance(p.dp, int) else 1) * p.tp * p.pp * p.cp
+    """Ranks to start when the user gives no --nproc: the layout's world size (dp=auto: one replica)."""
+    layout = ParallelLayout.from_config(cfg)
+    return layout.world_size or layout.model_parallel_size
 
 
 def main(argv: list[str]) -> int:
@@ -37,23 +41,26 @@ def main(argv: list[str]) -> int:
     for name in ("megatron", "aim", "DeepSpeed"):
         logging.getLogger(name).setLevel(logging.WARNING)
     resolved = load_config(args.config, args.overrides, cluster=args.cluster)
+    storage.apply(resolved.config.storage.share)
     dist = detect()
-    from llm_train.trainer.run_dir import default_run_id, prepare_run_dir, run_dir_for
+    from llm_train.run_dir import RunDir, default_run_id
 
-    run_id = args.run_id or default_run_id(dist)
-    run_dir = run_dir_for(resolved, run_id)
+    run_id = args.run_id or default_run_id(dist.job_id, dist.is_distributed)
+    cfg = resolved.config
+    run = RunDir(Path(cfg.runs_dir) / cfg.name / run_id)
+    run_dir = run.path
     nproc = args.nproc or (local_world_size(resolved.config) if dist.source == "single" else 1)
     if dist.source == "single" and nproc > 1:
         from llm_train.launch.local import python_module_cmd, spawn
 
-        prepare_run_dir(resolved, run_dir)
+        run.prepare(resolved.yaml, resolved.sha256)
         print(f"run dir: {run_dir}", flush=True)
         child_args = [args.config, *args.overrides, "--run-id", run_id]
         if args.cluster:
             child_args += ["--cluster", args.cluster]
         return spawn(nproc, python_module_cmd("llm_train.cli.train", child_args))
     if dist.is_main:
-        prepare_run_dir(resolved, run_dir)
+        run.prepare(resolved.yaml, resolved.sha256)
     from llm_train.trainer.trainer import Trainer
 
     try:

@@ -1,4 +1,5 @@
-"""Typed, layered experiment configs (the config contract in DESIGN.md)."""
+"""Typed, layered experiment configs: composed by `compose` (its docstring has the rules), overridden
+and interpolated by `overrides`, validated and hashed by `loader`."""
 
 from llm_train.config.cluster import ClusterConfig
 from llm_train.config.loader import ResolvedConfig, dump_yaml, load_config, sha256_text

@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 import json
-import shutil
 from pathlib import Path
 
 import torch
 from safetensors.torch import load_file, save_file
 
+from llm_train import storage
 from llm_train.config.model import ModelConfig
 from llm_train.convert.llama import hf_config
+from llm_train.model.dtypes import dtype_name
 from llm_train.utils.atomic import atomic_write_json
 
 # What a tokenizer directory may hold that PreTrainedTokenizerFast / AutoTokenizer read.
@@ -22,7 +23,6 @@ TOKENIZER_FILES = (
     "vocab.json",
     "merges.txt",
 )
-DTYPE_NAMES = {torch.float32: "float32", torch.bfloat16: "bfloat16", torch.float16: "float16"}
 
 
 def write_hf_model(
@@ -32,7 +32,7 @@ def write_hf_model(
     out.mkdir(parents=True, exist_ok=True)
     weights = {k: v.to(dtype).contiguous() for k, v in tensors.items()}
     save_file(weights, str(out / "model.safetensors"), metadata={"format": "pt"})
-    atomic_write_json(out / "config.json", hf_config(m, DTYPE_NAMES[dtype]))
+    atomic_write_json(out / "config.json", hf_config(m, dtype=dtype_name(dtype)))
     atomic_write_json(out / "generation_config.json", {"_from_model_config": True})
 
 
@@ -42,7 +42,7 @@ def copy_tokenizer(tokenizer_dir: Path, out: Path) -> list[str]:
     copied = []
     for name in TOKENIZER_FILES:
         if (tokenizer_dir / name).is_file():
-            shutil.copy2(tokenizer_dir / name, out / name)
+            storage.copy_file(tokenizer_dir / name, out / name)
             copied.append(name)
     if "tokenizer.json" not in copied:
         raise FileNotFoundError(f"no tokenizer.json in {tokenizer_dir}")

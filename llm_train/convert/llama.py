@@ -21,6 +21,7 @@ from __future__ import annotations
 import torch
 
 from llm_train.config.model import ModelConfig
+from llm_train.model.spec import require_buildable
 
 LAYERS = "decoder.layers."
 QKV = LAYERS + "self_attention.linear_qkv.weight"
@@ -108,12 +109,18 @@ def hf_to_megatron(hf: dict[str, torch.Tensor], m: ModelConfig) -> dict[str, tor
     return {k: v.contiguous() for k, v in mg.items()}
 
 
-def hf_config(m: ModelConfig, dtype: str = "float32") -> dict:
-    """`LlamaConfig` fields for the spec (config.json of the exported model)."""
+def hf_config(m: ModelConfig, vocab_size: int | None = None, dtype: str = "float32") -> dict:
+    """The one HF Llama config of the spec: `config.json` of an export, and (through
+    `backends.hf_llama.llama_config`) the model the DeepSpeed backend trains and evals load.
+
+    `vocab_size`: embedding rows; default the spec's (the tokenizer's), which is what an export
+    keeps; the DeepSpeed backend trains the padded vocabulary.
+    """
+    require_buildable(m)
     return {
         "architectures": ["LlamaForCausalLM"],
         "model_type": "llama",
-        "vocab_size": m.vocab_size,
+        "vocab_size": m.vocab_size if vocab_size is None else vocab_size,
         "hidden_size": m.hidden_size,
         "intermediate_size": m.ffn_hidden_size,
         "num_hidden_layers": m.num_layers,

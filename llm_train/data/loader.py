@@ -18,7 +18,7 @@ from llm_train.backends.base import MicroBatch
 from llm_train.config.schema import ExperimentConfig
 from llm_train.data.mixture import Mixture
 from llm_train.data.tokenizer import PackedDataTokenizer
-from llm_train.errors import ConfigError, ConfigProblem
+from llm_train.errors import ConfigError, ConfigProblem, DataError
 from llm_train.utils.logging import warn_once
 
 log = logging.getLogger(__name__)
@@ -104,6 +104,11 @@ class PackedData:
         self.cfg, self.mixture = cfg, mixture
         self.cache_dir = Path(cfg.data.index_cache or cache_dir)
         self.cache_dir.mkdir(parents=True, exist_ok=True)
+        if mixture.tokenizer is None:
+            # The end-of-document id is the tokenizer's: training without it would guess.
+            raise DataError(
+                f"{mixture.path}: names no tokenizer (add `tokenizer: DIR`, as `llm-train pack` writes)"
+            )
         self.tokenizer = PackedDataTokenizer.from_dir(mixture.tokenizer, cfg.model.padded_vocab_size)
         tokens = len(self.tokenizer.vocab)
         if tokens > cfg.model.vocab_size:
@@ -200,9 +205,7 @@ class PackedData:
             out.append(ValidSet(name, batches, self._bytes(valid, samples)))
         return out
 
-    def _bytes(self, dataset, samples: int) -> int | None:
-        if self.tokenizer.hf is None:
-            return None
+    def _bytes(self, dataset, samples: int) -> int:
         # Bytes of the predicted tokens (labels), the same tokens the NLL is summed over.
         return sum(
             self.tokenizer.num_bytes(dataset[i % len(dataset)]["labels"].tolist()) for i in range(samples)

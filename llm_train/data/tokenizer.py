@@ -3,92 +3,74 @@
 `GPTDatasetConfig.tokenizer` must be a `MegatronTokenizerBase`; GPTDataset reads `eod`, `pad`,
 `vocab_size` and `special_tokens_dict` of it. megatron-core's own HuggingFace wrapper goes through
 `transformers.AutoTokenizer`; this one reads `tokenizer.json` with HF `tokenizers` (offline, light).
-The trainer builds it with `from_dir` (training reads packed ids, so the tokenizer is optional and
-only counts bytes for bits-per-byte); data_prep builds it from its checked `TokenizerInfo`
-(`data_prep.tokenizer.megatron_adapter`), so the special ids are exactly the ones `pack` wrote.
+It is built from `tokenizer_dir.load_tokenizer`'s checked `TokenizerInfo`, so the special ids are
+exactly the ones `pack` wrote, for the trainer and for data_prep alike.
 """
 
 from __future__ import annotations
 
-import logging
 from pathlib import Path
 
 from megatron.core.tokenizers import MegatronTokenizerBase
 from tokenizers import Tokenizer
 
-from llm_train.errors import DataError
+from llm_train.data.tokenizer_dir import TokenizerInfo, load_tokenizer
 
-log = logging.getLogger(__name__)
-
-TOKENIZER_FILE = "tokenizer.json"
-EOD_CANDIDATES = ("<|endoftext|>", "</s>", "<eos>", "<|eot|>", "<eod>")
 
 
 class PackedDataTokenizer(MegatronTokenizerBase):
     def __init__(
         self,
         vocab_size: int,
-        eod: int = 0,
-        hf: Tokenizer | None = None,
+        eod: int,
+        hf: Tokenizer,
         *,
-        path: str | None = None,
+        path: str,
         bos: int | None = None,
         pad: int | None = None,
     ):
-        super().__init__(path or "", {})
+        super().__init__(path, {})
         self._vocab_size = vocab_size
         self._eod, self._bos, self._pad = eod, bos, pad
-        self.hf = hf  # None: ids only (no tokenize/detokenize, no byte counts)
+        self.hf = hf
 
     @classmethod
-    def from_dir(cls, hf_dir: str | Path | None, vocab_size: int | None = None) -> PackedDataTokenizer:
-        """`hf_dir`'s tokenizer.json; `vocab_size` overrides its size (the model's padded vocabulary).
+    def from_info(cls, info: TokenizerInfo, vocab_size: int | None = None) -> PackedDataTokenizer:
+        """`vocab_size` overrides the tokenizer's size (the model's padded vocabulary)."""
+        return cls(
+            info.vocab_size if vocab_size is None else vocab_size,
+            info.eod_id,
+            info.tokenizer,
+            path=str(info.path),
+            bos=info.bos_id,
+            pad=info.pad_id,
+        )
 
-        Without a tokenizer.json only `vocab_size` is known and the EOD id is taken to be 0.
-        """
-        file = Path(hf_dir) / TOKENIZER_FILE if hf_dir else None
-        if file is None or not file.is_file():
-            if vocab_size is None:
-                raise DataError(f"{hf_dir}: no {TOKENIZER_FILE}, so the vocabulary size is unknown")
-            log.info("no %s in %s: no bits-per-byte", TOKENIZER_FILE, hf_dir)
-            return cls(vocab_size)
-        try:
-            hf = Tokenizer.from_file(str(file))
-        except Exception as exc:  # tokenizers raises a bare Exception on malformed files
-            raise DataError(f"{file}: not a valid HF tokenizers file: {exc}") from None
-        vocab = hf.get_vocab(with_added_tokens=True)
-        eod = next((vocab[t] for t in EOD_CANDIDATES if t in vocab), 0)
-        size = vocab_size if vocab_size is not None else hf.get_vocab_size(with_added_tokens=True)
-        return cls(size, eod, hf, path=str(hf_dir))
+    @classmethod
+    def from_dir(cls, directory: str | Path, vocab_size: int | None = None) -> PackedDataTokenizer:
+        return cls.from_info(load_tokenizer(directory), vocab_size)
 
     @property
     def unique_identifiers(self) -> dict:
         # Part of megatron-core's index-cache key: what the dataset reads of the tokenizer.
         return {"class": "PackedDataTokenizer", "vocab_size": self._vocab_size, "eod": self._eod}
 
-    def _require_hf(self) -> Tokenizer:
-        if self.hf is None:
-            raise DataError("this tokenizer has no tokenizer.json: it knows token ids only")
-        return self.hf
-
-    def num_bytes(self, ids) -> int | None:
-        """UTF-8 bytes of the text these ids decode to (None without tokenizer.json)."""
-        if self.hf is None:
-            return None
+    def num_bytes(self, ids) -> int:
+        """UTF-8 bytes of the text these ids decode to."""
         return len(self.hf.decode([int(i) for i in ids], skip_special_tokens=True).encode("utf-8"))
 
     def tokenize(self, text: str) -> list[int]:
-        return self._require_hf().encode(text, add_special_tokens=False).ids
+        return self.hf.encode(text, add_special_tokens=False).ids
 
     def detokenize(self, ids) -> str:
-        return self._require_hf().decode([int(i) for i in ids], skip_special_tokens=False)
+        return self.hf.decode([int(i) for i in ids], skip_special_tokens=False)
 
     def apply_chat_template(self, *args, **kwargs):
         raise NotImplementedError("pretraining tokenizer: no chat template")
 
     @property
     def vocab(self) -> dict[str, int]:
-        return self.hf.get_vocab(with_added_tokens=True) if self.hf is not None else {}
+        return self.hf.get_vocab(with_added_tokens=True)
 
     @property
     def inv_vocab(self) -> dict[int, str]:

@@ -1,9 +1,16 @@
-"""Open a tokenizer directory and check it before any work starts.
+"""A tokenizer directory: the one loader, with the one end-of-document rule (packed-data contract).
 
-`TokenizerInfo` is what `pack`, `verify`, the mixture and the megatron adapter need: the HF
-`tokenizers.Tokenizer`, the vocabulary size, the special ids and the token dtype of the packed
-data. A directory written by `llm-train tokenizer` carries `llm_train_tokenizer.json`; any other
-HF tokenizer directory works too when its `tokenizer_config.json` names an EOS token.
+`pack`, `pack --verify`, the trainer's datasets and every evaluation load tokenizers here, so the
+end-of-document id `pack` appends after every document is the one the trainer and evals use.
+
+- `tokenizer.json`: an HF `tokenizers` file, loadable by `transformers.PreTrainedTokenizerFast`.
+- `llm_train_tokenizer.json` (written by `llm-train tokenizer`): `vocab_size`, `eod_id` (and
+  `eod_token`), `bos_id`, `pad_id`. It is the authority: a mismatch with tokenizer.json is an error.
+- Without it, any HF tokenizer directory whose `tokenizer_config.json` names an `eos_token`: that
+  token is the end of document (what HF models are trained with).
+- Neither: refused, since a guessed end-of-document id would silently mix documents.
+
+Packed token files are uint16 below 65,500 tokens, else int32 (`token_dtype`, megatron-core's rule).
 """
 
 from __future__ import annotations
@@ -16,11 +23,12 @@ from pathlib import Path
 import numpy as np
 from tokenizers import Tokenizer
 
-from data_prep.tokenizer.specials import METADATA_FILE
 from llm_train.errors import DataError
 
 TOKENIZER_FILE = "tokenizer.json"
 CONFIG_FILE = "tokenizer_config.json"
+METADATA_FILE = "llm_train_tokenizer.json"
+METADATA_VERSION = 1
 
 # Same rule as megatron-core's DType.optimal_dtype (and its preprocess_data.py): uint16 below 65500.
 UINT16_LIMIT = 65500

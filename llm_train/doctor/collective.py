@@ -6,18 +6,12 @@ gloo over 127.0.0.1 on CPU; nccl (rccl on ROCm) when two GPUs are visible.
 from __future__ import annotations
 
 import os
-import socket
 from datetime import timedelta
 
 from llm_train.doctor.checks import Check, Status
+from llm_train.launch.ports import free_port
 
 WORLD = 2
-
-
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def _worker(rank: int, port: int, backend: str, results) -> None:  # pragma: no cover - child process
@@ -44,7 +38,7 @@ def collective_smoke_test(timeout_s: float = 120.0) -> Check:
     backend = "nccl" if torch.cuda.is_available() and torch.cuda.device_count() >= WORLD else "gloo"
     ctx = mp.get_context("spawn")
     results = ctx.Queue()
-    port = _free_port()
+    port = free_port()
     procs = [ctx.Process(target=_worker, args=(r, port, backend, results), daemon=True) for r in range(WORLD)]
     for p in procs:
         p.start()

@@ -9,20 +9,16 @@ from __future__ import annotations
 import logging
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
 
+from llm_train.launch.ports import free_port
+from llm_train.trainer.exit_codes import INTERRUPTED
+
 log = logging.getLogger(__name__)
 FORWARDED = (signal.SIGTERM, signal.SIGUSR1, signal.SIGINT)
 GRACE_S = 30.0
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def rank_env(rank: int, nproc: int, port: int, base: dict[str, str] | None = None) -> dict[str, str]:
@@ -49,12 +45,12 @@ def _has_cuda() -> bool:
 
 
 def combined_exit_code(codes: list[int]) -> int:
-    """0 if all ranks finished; 124 if all finished or were interrupted; else the first failure."""
+    """0 if all ranks finished; INTERRUPTED if all finished or were interrupted; else the first failure."""
     if all(c == 0 for c in codes):
         return 0
-    if all(c in (0, 124) for c in codes):
-        return 124
-    failures = [c for c in codes if c not in (0, 124)]
+    if all(c in (0, INTERRUPTED) for c in codes):
+        return INTERRUPTED
+    failures = [c for c in codes if c not in (0, INTERRUPTED)]
     return failures[0] if failures[0] > 0 else 1
 
 
@@ -82,7 +78,7 @@ def _wait(procs: list[subprocess.Popen]) -> int:
         codes = [p.poll() for p in procs]
         if all(c is not None for c in codes):
             return combined_exit_code(codes)
-        failed = [c for c in codes if c is not None and c not in (0, 124)]
+        failed = [c for c in codes if c is not None and c not in (0, INTERRUPTED)]
         if failed and deadline is None:
             log.error("a rank exited with %d: stopping the others", failed[0])
             deadline = time.monotonic() + GRACE_S

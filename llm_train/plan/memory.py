@@ -22,12 +22,12 @@ from dataclasses import dataclass, field
 
 from llm_train.config.model import ModelConfig
 from llm_train.model.spec import param_counts
+from llm_train.parallel import ParallelLayout
 from llm_train.plan.activations import (
     layer_bytes_per_token,
     layer_input_bytes_per_token,
     logits_bytes_per_token,
 )
-from llm_train.plan.layout import Layout
 from llm_train.plan.workload import GB, Devices, Workload
 
 # CUDA/ROCm context, NCCL/RCCL communicators and library workspaces: about 1-2 GB per device
@@ -90,14 +90,16 @@ def stage_params(m: ModelConfig, pp: int, tp: int) -> tuple[float, float]:
     return (layers + embedding) / tp, (layers + last_out) / tp
 
 
-def _megatron_states(w: Workload, layout: Layout, params: float) -> tuple[float, float, float]:
+def _megatron_states(w: Workload, layout: ParallelLayout, params: float) -> tuple[float, float, float]:
     shard = layout.dp * layout.cp if layout.distributed_optimizer else 1
     if w.precision == "fp32":
         return 4 * params, 4 * params, 8 * params / shard
     return 2 * params, 4 * params, 12 * params / shard
 
 
-def _deepspeed_states(w: Workload, layout: Layout, params: float) -> tuple[float, float, float, float, float]:
+def _deepspeed_states(
+    w: Workload, layout: ParallelLayout, params: float
+) -> tuple[float, float, float, float, float]:
     """(weights, grads, optimizer, transient, cpu) bytes for DeepSpeed ZeRO 0-3."""
     z, n = layout.zero_stage, layout.dp
     fp32 = w.precision == "fp32"
@@ -125,11 +127,11 @@ def _deepspeed_states(w: Workload, layout: Layout, params: float) -> tuple[float
     return weights, grads, optimizer, transient, cpu
 
 
-def estimate_memory(w: Workload, layout: Layout, devices: Devices) -> MemoryEstimate:
+def estimate_memory(w: Workload, layout: ParallelLayout, devices: Devices) -> MemoryEstimate:
     m, e = w.model, w.bytes_per_element
     impl = "hf" if w.backend == "deepspeed" else "megatron"
     tokens_mb = layout.micro_batch * w.seq_length / layout.cp
-    n_micro = max(1, layout.grad_accum(w.global_batch))
+    n_micro = max(1, layout.micro_batches_per_step(w.global_batch))
     per_layer = layer_bytes_per_token(m, impl, e, layout.tp, layout.sp)
     layers_per_stage = m.num_layers / layout.pp
     if layout.recompute == "full":

@@ -9,8 +9,9 @@ from llm_train.config.compose import read_yaml
 from llm_train.config.model import ModelConfig
 from llm_train.config.schema import ExperimentConfig
 from llm_train.model.spec import flops_per_token, param_counts
+from llm_train.parallel import ParallelLayout, Runtime, config_problems
 from llm_train.plan.cost import DEFAULT_GOODPUT, Cost, estimate_cost
-from llm_train.plan.layout import Layout, enumerate_layouts, layout_from_config
+from llm_train.plan.layout import enumerate_layouts
 from llm_train.plan.memory import MemoryEstimate, estimate_memory
 from llm_train.plan.timing import StepTime, estimate_step_time
 from llm_train.plan.workload import GB, Devices, Workload, devices_from_config, workload_from_config
@@ -36,7 +37,7 @@ class PlanOptions:
 
 @dataclass
 class Candidate:
-    layout: Layout
+    layout: ParallelLayout
     memory: MemoryEstimate
     step: StepTime
 
@@ -71,23 +72,27 @@ class Plan:
         """What the cost is computed for: the best layout found, else the configured one."""
         if self.best is not None:
             return self.best
-        if self.configured is not None and self.configured.fits(self.devices):
+        if (
+            self.configured is not None
+            and self.configured_problem is None
+            and self.configured.fits(self.devices)
+        ):
             return self.configured
         return None
 
 
-def evaluate(w: Workload, layout: Layout, devices: Devices, peak: float) -> Candidate:
+def evaluate(w: Workload, layout: ParallelLayout, devices: Devices, peak: float) -> Candidate:
     return Candidate(
         layout, estimate_memory(w, layout, devices), estimate_step_time(w, layout, devices, peak)
     )
 
 
 def search_layouts(
-    w: Workload, devices: Devices, peak: float, allow_offload: bool = True
+    w: Workload, devices: Devices, peak: float, allow_offload: bool = True, runtime: Runtime = Runtime()
 ) -> tuple[list[Candidate], int]:
-    """All layouts that fit, fastest first (ties: less memory); and how many were tried."""
+    """All valid layouts that fit, fastest first (ties: less memory); and how many were tried."""
     fitting, tried = [], 0
-    for layout in enumerate_layouts(w, devices.count, devices.per_node, offload=allow_offload):
+    for layout in enumerate_layouts(w, devices.count, devices.per_node, allow_offload, runtime):
         tried += 1
         cand = evaluate(w, layout, devices, peak)
         if cand.fits(devices):
@@ -114,17 +119,18 @@ def make_plan(cfg: ExperimentConfig, opts: PlanOptions | None = None) -> Plan:
         configured_problem=None,
         timing_known=timing_known,
     )
-    configured = layout_from_config(cfg, devices.count)
-    if configured.gpus != devices.count or w.global_batch % (configured.micro_batch * configured.dp):
-        plan.configured_problem = (
-            f"the configured layout uses {configured.gpus} devices (tp*pp*cp*dp) but the allocation has "
-            f"{devices.count}"
-            if configured.gpus != devices.count
-            else "train.global_batch_size is not a multiple of micro_batch_size x dp"
+    runtime = Runtime.for_cluster(cfg.cluster)
+    configured = ParallelLayout.from_config(cfg, devices.count)
+    problems = config_problems(cfg, devices.count, runtime, "the allocation's devices")
+    if problems:
+        plan.configured_problem = "; ".join(
+            f"{key}: expected {want} (got {got!r})" for key, got, want in problems
         )
+    if configured.dp is None:  # the allocation does not divide: estimate with what would fit on it
+        configured = configured.with_dp(max(1, devices.count // configured.model_parallel_size))
     plan.configured = evaluate(w, configured, devices, peak)
     if opts.search:
-        plan.ranked, plan.searched = search_layouts(w, devices, peak, opts.allow_offload)
+        plan.ranked, plan.searched = search_layouts(w, devices, peak, opts.allow_offload, runtime)
     chosen = plan.chosen
     if chosen is not None:
         _fill_cost(plan, cfg, chosen, peak)

@@ -68,9 +68,9 @@ def _layouts_table(plan: Plan) -> Table:
         known = plan.timing_known
         table.add_row(
             str(i),
-            c.layout.short(w.backend),
+            c.layout.short(),
             str(c.layout.micro_batch),
-            str(c.layout.grad_accum(w.global_batch)),
+            str(c.layout.micro_batches_per_step(w.global_batch)),
             c.layout.recompute,
             _gb(c.memory.total),
             _dur(st.total) if known else "n/a",
@@ -119,7 +119,7 @@ def render(plan: Plan, console: Console | None = None) -> None:
     console.print(f"devices: {d.count} x {d.name} ({d.memory_gb:g} GB, {peak}) on {d.nodes} node(s)")
     if plan.configured is not None:
         title = (
-            f"Memory, configured layout: {plan.configured.layout.short(w.backend)}, "
+            f"Memory, configured layout: {plan.configured.layout.short()}, "
             f"mbs {plan.configured.layout.micro_batch}, recompute {plan.configured.layout.recompute}"
         )
         console.print(_memory_table(plan, plan.configured, title))
@@ -133,8 +133,8 @@ def render(plan: Plan, console: Console | None = None) -> None:
             and plan.configured is not None
             and best.layout != plan.configured.layout
         ):
-            console.print(_memory_table(plan, best, f"Memory, best layout: {best.layout.short(w.backend)}"))
-        console.print("overrides for the best layout:\n  " + " ".join(best.layout.overrides(w.backend)))
+            console.print(_memory_table(plan, best, f"Memory, best layout: {best.layout.short()}"))
+        console.print("overrides for the best layout:\n  " + " ".join(best.layout.overrides()))
     elif plan.options.search:
         console.print("[red]No layout fits on these devices.[/]")
     for line in plan.suggestions:
@@ -150,7 +150,7 @@ def _cand(c: Candidate | None, plan: Plan) -> dict[str, Any] | None:
         return None
     return {
         "layout": c.layout.__dict__,
-        "overrides": c.layout.overrides(plan.workload.backend),
+        "overrides": c.layout.overrides(),
         "memory_bytes": c.memory.as_dict(),
         "fits": c.fits(plan.devices),
         "step_seconds": c.step.as_dict() if plan.timing_known else None,

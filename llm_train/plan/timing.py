@@ -31,7 +31,7 @@ from dataclasses import dataclass
 
 from llm_train.config.model import ModelConfig
 from llm_train.model.spec import flops_per_token, param_counts
-from llm_train.plan.layout import Layout
+from llm_train.parallel import ParallelLayout
 from llm_train.plan.workload import GB, Devices, Workload
 
 MAX_COMPUTE_EFFICIENCY = 0.60
@@ -84,7 +84,7 @@ def hardware_flops_per_token(m: ModelConfig, seq_length: int, recompute: str) ->
 
 
 def compute_efficiency(
-    m: ModelConfig, layout: Layout, seq_length: int, max_efficiency: float | None = None
+    m: ModelConfig, layout: ParallelLayout, seq_length: int, max_efficiency: float | None = None
 ) -> float:
     width = m.hidden_size / layout.tp
     tokens = layout.micro_batch * seq_length / layout.cp
@@ -101,25 +101,25 @@ def _gather(bytes_: float, n: int, bw_gbps: float) -> float:
     return 0.0 if n <= 1 else (n - 1) / n * bytes_ / (bw_gbps * GB)
 
 
-def _bandwidths(devices: Devices, layout: Layout) -> tuple[float, float, float]:
+def _bandwidths(devices: Devices, layout: ParallelLayout) -> tuple[float, float, float]:
     """(tp, pp, dp) bandwidths: intra-node while the group fits in a node (ranks are tp-major)."""
     intra = (devices.intra_bw_gbps or devices.inter_bw_gbps or 1.0) * COLLECTIVE_EFFICIENCY
     inter = (devices.inter_bw_gbps or intra) * COLLECTIVE_EFFICIENCY
     node = devices.per_node
     tp_bw = intra if layout.tp * layout.cp <= node else inter
     pp_bw = intra if layout.tp * layout.cp * layout.pp <= node else inter
-    dp_bw = intra if layout.gpus <= node else inter
+    dp_bw = intra if layout.world_size <= node else inter
     return tp_bw, pp_bw, dp_bw
 
 
-def estimate_step_time(w: Workload, layout: Layout, devices: Devices, peak_tflops: float) -> StepTime:
+def estimate_step_time(w: Workload, layout: ParallelLayout, devices: Devices, peak_tflops: float) -> StepTime:
     m, s = w.model, w.seq_length
     e = w.bytes_per_element
-    n_micro = max(1, layout.grad_accum(w.global_batch))
+    n_micro = max(1, layout.micro_batches_per_step(w.global_batch))
     model_flops = w.tokens_per_step * flops_per_token(m, s)
     hw_flops = w.tokens_per_step * hardware_flops_per_token(m, s, layout.recompute)
     rate = peak_tflops * 1e12 * compute_efficiency(m, layout, s, devices.max_compute_efficiency)
-    compute = hw_flops / layout.gpus / rate
+    compute = hw_flops / layout.world_size / rate
     per_micro = compute / n_micro
     tp_bw, pp_bw, dp_bw = _bandwidths(devices, layout)
 
@@ -143,7 +143,7 @@ def estimate_step_time(w: Workload, layout: Layout, devices: Devices, peak_tflop
 
 
 def _data_parallel(
-    w: Workload, layout: Layout, params: float, bw: float, per_micro: float, n_micro: int
+    w: Workload, layout: ParallelLayout, params: float, bw: float, per_micro: float, n_micro: int
 ) -> tuple[float, float]:
     """(exposed DP communication, CPU-offload time) per step."""
     n = layout.dp * (layout.cp if w.backend == "megatron" else 1)

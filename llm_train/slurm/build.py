@@ -17,6 +17,7 @@ from llm_train.config.cluster import ClusterConfig
 from llm_train.config.loader import ResolvedConfig
 from llm_train.config.overrides import source_of
 from llm_train.errors import ConfigError, ConfigProblem
+from llm_train.parallel import Runtime, config_problems, ranks_per_node
 from llm_train.slurm.job import KINDS, Container, Job, Resources, Software
 from llm_train.slurm.timefmt import format_time, parse_time
 
@@ -147,7 +148,7 @@ def build_job(
     if part and part.max_nodes and nodes > part.max_nodes:
         raise problem("--nodes", f"partition {partition!r} allows at most {part.max_nodes} nodes", nodes)
 
-    tasks_per_node = max(1, gpus) if kind == "train" else 1
+    tasks_per_node = ranks_per_node(gpus) if kind == "train" else 1
     cpus = opts.cpus_per_task or s.cpus_per_task
     if cpus is None and kind == "train":
         cpus = max(1, cluster.hardware.cpus_per_node // tasks_per_node)
@@ -247,16 +248,14 @@ def shell_value(value: str) -> str:
 
 
 def _check_world_size(resolved: ResolvedConfig, ranks: int, nodes: int, per_node: int) -> None:
-    p = resolved.config.parallel
-    mp = p.tp * p.pp * p.cp
-    need = p.dp * mp if isinstance(p.dp, int) else None
-    if need is not None and need != ranks:
-        raise problem(
-            "parallel.dp",
-            f"dp x tp x pp x cp = {p.dp} x {p.tp} x {p.pp} x {p.cp} = {need} ranks, but the job has "
-            f"{nodes} node(s) x {per_node} task(s) = {ranks}; change --nodes/--gpus-per-node or set parallel.dp=auto",
-            p.dp,
-            source_of(resolved.provenance, "parallel.dp"),
+    """The layout rules with the job's rank count, before sbatch: what the backend would check at start."""
+    cfg = resolved.config
+    source = f"the job's ranks ({nodes} node(s) x {per_node} task(s))"
+    problems = config_problems(cfg, ranks, Runtime.for_cluster(cfg.cluster), source)
+    if problems:
+        raise ConfigError(
+            [
+                ConfigProblem(source_of(resolved.provenance, key), key, f"expected {expected}", value)
+                for key, value, expected in problems
+            ]
         )
-    if need is None and ranks % mp:
-        raise problem("parallel.tp", f"{ranks} ranks are not divisible by tp x pp x cp = {mp}", p.tp)

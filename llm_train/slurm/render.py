@@ -14,13 +14,12 @@ from pathlib import Path
 
 from llm_train.launch.dist_env import SLURM_PORT_BASE, SLURM_PORT_SPAN
 from llm_train.slurm.job import Job, Resources, Software
+from llm_train.trainer.exit_codes import INTERRUPTED  # "checkpointed, requeue me"
 
 TEMPLATES_DIR = Path(
     os.environ.get("LLM_TRAIN_SLURM_TEMPLATES", Path(__file__).resolve().parents[2] / "slurm" / "templates")
 )
 _PLACEHOLDER = re.compile(r"\{\{\s*([a-z_]+)\s*\}\}")
-# The trainer's "checkpointed, requeue me" exit code (llm_train.trainer.exit_codes.INTERRUPTED).
-INTERRUPTED = 124
 
 
 def render(job: Job) -> str:

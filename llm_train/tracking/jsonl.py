@@ -61,6 +61,20 @@ def read_metrics(path: Path) -> Iterator[dict]:
                 yield record
 
 
+def read_events(path: Path) -> list[dict]:
+    """Event records (start, resume, skip, ...), in order; a torn last line is skipped."""
+    out = []
+    with open(path, encoding="utf-8") as handle:
+        for line in handle:
+            try:
+                record = json.loads(line)
+            except json.JSONDecodeError:
+                continue
+            if "event" in record:
+                out.append(record)
+    return out
+
+
 def last_per_step(path: Path, subset: str = "train") -> dict[int, dict]:
     """{step: metrics} of the newest record per step for one subset (resumes append duplicates)."""
     out: dict[int, dict] = {}

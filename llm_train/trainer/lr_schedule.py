@@ -1,7 +1,8 @@
 """Learning-rate schedules as pure functions of the optimizer step.
 
 A pure function (no scheduler object with hidden state) makes resume trivially exact: the LR at
-step N depends only on N and the config. Backends call `lr_at` before each optimizer step.
+step N depends only on N and the config. The trainer calls `lr_at` before each optimizer step and
+hands the value to the backend (`TrainBackend.optimizer_step`): one schedule for every backend.
 """
 
 from __future__ import annotations

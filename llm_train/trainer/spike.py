@@ -1,8 +1,9 @@
 """Loss-spike and NaN policy: skip bad steps; after K bad steps in a window, roll back.
 
 A step is bad if its loss is non-finite, or (after `warmup_steps` good steps of history) above
-mean + zscore * std of the last `window` good losses. The backend calls `is_bad` between backward
-and the update, so a bad step never changes the weights. The trainer acts on `rollback_due`.
+mean + zscore * std of the last `window` good losses. The trainer asks `is_bad` between the
+backend's backward and its update, so a bad step never changes the weights, on any backend. The
+trainer acts on `rollback_due`.
 """
 
 from __future__ import annotations

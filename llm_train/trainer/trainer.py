@@ -13,16 +13,17 @@ from pathlib import Path
 import torch
 
 from llm_train.backends import build_backend
+from llm_train.backends.base import run_step
 from llm_train.checkpoint import CheckpointManager
 from llm_train.config.loader import ResolvedConfig
 from llm_train.data.loader import PackedData
 from llm_train.data.mixture import load_mixture
 from llm_train.errors import ConfigError, ConfigProblem, TrainingInterrupted
 from llm_train.launch.dist_env import DistEnv
+from llm_train.run_dir import RunDir
 from llm_train.trainer.callbacks import Callback
 from llm_train.trainer.exit_codes import TrainingDiverged
-from llm_train.trainer.lr_schedule import total_steps
-from llm_train.trainer.run_dir import clear_interrupted, mark_interrupted
+from llm_train.trainer.lr_schedule import lr_at, total_steps
 from llm_train.trainer.signals import StopOnSignal
 from llm_train.trainer.spike import SpikePolicy
 from llm_train.trainer.throughput import ThroughputCallback
@@ -38,7 +39,8 @@ class Trainer:
         self.cfg, self.config_sha256 = resolved.config, resolved.sha256
         if not self.cfg.data.mixture:
             raise ConfigError([ConfigProblem(None, "data.mixture", "expected the path of a mixture.yaml")])
-        self.run_dir, self.dist = Path(run_dir), dist
+        self.run, self.dist = RunDir(run_dir), dist
+        self.run_dir = self.run.path
         self.total_steps = total_steps(self.cfg.train)
         self.step = 0
         self.spike = SpikePolicy(self.cfg.train.spike)
@@ -54,14 +56,13 @@ class Trainer:
 
     def setup(self) -> None:
         cfg = self.cfg
-        self.backend.build(self.total_steps)
-        self.backend.skip_predicate = self.spike.is_bad
+        self.backend.build()
         self.device = (
             torch.device("cuda", torch.cuda.current_device())
             if torch.cuda.is_available()
             else torch.device("cpu")
         )
-        data = PackedData(cfg, load_mixture(cfg.data.mixture), self.run_dir / "data_index")
+        data = PackedData(cfg, load_mixture(cfg.data.mixture), self.run.data_index)
         self.batches = data.train(self.total_steps, self.backend.dp_rank, self.backend.dp_size)
         self.valid_sets = (
             data.valid(self.backend.dp_rank, self.backend.dp_size) if cfg.train.eval_every else []
@@ -77,7 +78,7 @@ class Trainer:
         self.stop.install()
         try:
             if self.dist.is_main:
-                clear_interrupted(self.run_dir)
+                self.run.clear_interrupted()
             self.setup()
             self._hook("pre_train")
             self._resume()
@@ -97,7 +98,7 @@ class Trainer:
                     self.checkpointer.close()  # the signal's save must be published before exit
                     self.event("interrupted", signal=self.stop.received)
                     if self.dist.is_main:
-                        mark_interrupted(self.run_dir, self.step, self.stop.received, self.dist.job_id)
+                        self.run.mark_interrupted(self.step, self.stop.received, self.dist.job_id)
                     raise TrainingInterrupted(
                         f"stopped on a signal after step {self.step}; requeue to resume"
                     )
@@ -117,7 +118,9 @@ class Trainer:
         self._hook("pre_step", self.step)
         t0 = time.perf_counter()
         micro_batches = self.batches.next_step()
-        result = self.backend.train_step(micro_batches)
+        lr = lr_at(self.step, self.cfg.train, self.total_steps)
+        # The trainer's spike policy decides whether the update is applied, on every backend.
+        result = run_step(self.backend, micro_batches, lr, self.spike.is_bad)
         self.step += 1
         metrics = {
             "loss": result.loss,

@@ -32,7 +32,6 @@ import torch.distributed as dist
 from megatron.core import dist_checkpointing
 from megatron.core.dist_checkpointing.strategies.async_utils import AsyncCallsQueue, AsyncRequest
 from megatron.core.optimizer import MegatronOptimizer
-from megatron.core.optimizer_param_scheduler import OptimizerParamScheduler
 
 from llm_train.config.model import ModelConfig
 from llm_train.utils.atomic import atomic_write_json
@@ -53,13 +52,13 @@ def model_state(gpt_chunks: list[torch.nn.Module]) -> dict:
     return {f"model{i}": chunk.sharded_state_dict() for i, chunk in enumerate(gpt_chunks)}
 
 
-def _full_state(gpt_chunks, optimizer: MegatronOptimizer, scheduler: OptimizerParamScheduler, loading: bool):
+def _full_state(gpt_chunks, optimizer: MegatronOptimizer, loading: bool):
+    # No LR scheduler state: the LR is a pure function of the trainer's step (`lr_schedule`).
     state = model_state(gpt_chunks)
     # The optimizer maps its moments onto the model's sharded tensors (same keys + a prefix).
     state["optimizer"] = optimizer.sharded_state_dict(
         dict(state), is_loading=loading, metadata=OPTIMIZER_METADATA
     )
-    state["scheduler"] = scheduler.state_dict()
     return state
 
 
@@ -67,7 +66,6 @@ def save(
     directory: Path,
     gpt_chunks: list[torch.nn.Module],
     optimizer: MegatronOptimizer,
-    scheduler: OptimizerParamScheduler,
     model_cfg: ModelConfig,
     info: dict,
     asynchronous: bool = False,
@@ -78,7 +76,7 @@ def save(
     if dist.get_rank() == 0:
         directory.mkdir(parents=True, exist_ok=True)
     dist.barrier()
-    state = _full_state(gpt_chunks, optimizer, scheduler, loading=False)
+    state = _full_state(gpt_chunks, optimizer, loading=False)
     request = dist_checkpointing.save(state, str(directory), async_sharded_save=asynchronous)
     if dist.get_rank() == 0:
         atomic_write_json(directory / MODEL_CONFIG_FILE, model_cfg.model_dump(mode="json"))
@@ -134,7 +132,6 @@ def load(
     directory: Path,
     gpt_chunks: list[torch.nn.Module],
     optimizer: MegatronOptimizer | None,
-    scheduler: OptimizerParamScheduler | None,
 ) -> None:
     """Load into this rank's shards; with `optimizer=None` only the model weights are read."""
     if optimizer is None:
@@ -142,7 +139,7 @@ def load(
         # for TE) are not part of converted checkpoints.
         state = _without_extra_state(model_state(gpt_chunks))
     else:
-        state = _full_state(gpt_chunks, optimizer, scheduler, loading=True)
+        state = _full_state(gpt_chunks, optimizer, loading=True)
     loaded = dist_checkpointing.load(state, str(directory))
     names = ["model"] if len(gpt_chunks) == 1 else [f"model{i}" for i in range(len(gpt_chunks))]
     for name, chunk in zip(names, gpt_chunks, strict=True):
@@ -152,7 +149,6 @@ def load(
             raise RuntimeError(f"checkpoint {directory} lacks weights: {missing}")
     if optimizer is not None:
         optimizer.load_state_dict(loaded["optimizer"])
-        scheduler.load_state_dict(loaded["scheduler"])
 
 
 def _without_extra_state(state: dict) -> dict:
@@ -161,16 +157,6 @@ def _without_extra_state(state: dict) -> dict:
         for key, value in state.items()
         if not key.endswith("_extra_state")
     }
-
-
-def is_megatron_checkpoint(directory: Path) -> bool:
-    meta = Path(directory) / "metadata.json"
-    if not meta.is_file():
-        return False
-    try:
-        return "sharded_backend" in json.loads(meta.read_text())
-    except (OSError, ValueError):
-        return False
 
 
 def is_model_only(directory: Path) -> bool:

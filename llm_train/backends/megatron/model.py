@@ -9,8 +9,6 @@ otherwise megatron's local layers with the project's RMSNorm (which supports seq
 from __future__ import annotations
 
 import dataclasses
-import functools
-import importlib.util
 
 import torch
 import torch.nn.functional as F
@@ -22,28 +20,23 @@ from megatron.core.transformer.spec_utils import ModuleSpec
 from megatron.core.transformer.transformer_block import TransformerBlockSubmodules, get_num_layers_to_build
 from megatron.core.transformer.transformer_config import TransformerConfig
 
-from llm_train.backends.megatron.layout import Layout
 from llm_train.backends.megatron.norm import RMSNorm
+from llm_train.model.dtypes import PRECISIONS
 from llm_train.config.schema import ExperimentConfig
 from llm_train.model.spec import require_buildable
+from llm_train.parallel import ParallelLayout
+from llm_train.parallel.runtime import have_transformer_engine
 
-DTYPES = {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}
-
-
-@functools.cache
-def have_transformer_engine() -> bool:
-    """TE layers need both the package and a GPU; on CPU the local layers are the only option."""
-    return torch.cuda.is_available() and importlib.util.find_spec("transformer_engine") is not None
 
 
 def transformer_config(
-    cfg: ExperimentConfig, layout: Layout, use_te: bool | None = None
+    cfg: ExperimentConfig, layout: ParallelLayout, use_te: bool | None = None
 ) -> TransformerConfig:
     m, t, p = cfg.model, cfg.train, cfg.parallel
     require_buildable(m)
     use_te = have_transformer_engine() if use_te is None else use_te
     on_cuda = torch.cuda.is_available()
-    dtype = DTYPES[t.precision]
+    dtype = PRECISIONS[t.precision]
     recompute = {}
     if p.recompute == "selective":
         recompute = {"recompute_granularity": "selective"}

@@ -1,4 +1,4 @@
-"""Optimizer and LR schedule for the megatron backend, selected by device.
+"""Optimizer for the megatron backend, selected by device; the LR comes from the trainer's schedule.
 
 CUDA: megatron's `get_megatron_optimizer` (AdamW, fp32 master weights for bf16/fp16, the distributed
 optimizer when `parallel.distributed_optimizer`, i.e. ZeRO-1-like sharding of the optimizer state
@@ -18,14 +18,13 @@ from __future__ import annotations
 import torch
 import torch.distributed as dist
 from megatron.core.optimizer import OptimizerConfig, get_megatron_optimizer
+from megatron.core.optimizer.optimizer_config import ParamKey, ParamWithNamePredicate
+from megatron.core.optimizer_param_scheduler import ParamGroupOverride
 from megatron.core.optimizer.optimizer import FP32Optimizer, MegatronOptimizer
-from megatron.core.optimizer_param_scheduler import OptimizerParamScheduler
 
-from llm_train.backends.megatron.model import DTYPES
+from llm_train.backends.weight_decay import decays
+from llm_train.model.dtypes import PRECISIONS
 from llm_train.config.schema import ExperimentConfig
-
-# train.schedule -> megatron's lr_decay_style.
-DECAY_STYLES = {"cosine": "cosine", "linear": "linear", "constant": "constant", "wsd": "WSD"}
 
 
 def optimizer_config(cfg: ExperimentConfig, on_cuda: bool) -> OptimizerConfig:
@@ -41,7 +40,7 @@ def optimizer_config(cfg: ExperimentConfig, on_cuda: bool) -> OptimizerConfig:
         clip_grad=t.grad_clip,
         bf16=t.precision == "bf16",
         fp16=t.precision == "fp16",
-        params_dtype=DTYPES[t.precision],
+        params_dtype=PRECISIONS[t.precision],
         use_distributed_optimizer=on_cuda and cfg.parallel.distributed_optimizer,
     )
 
@@ -50,46 +49,35 @@ def build_optimizer(cfg: ExperimentConfig, chunks: list[torch.nn.Module]) -> Meg
     on_cuda = torch.cuda.is_available()
     config = optimizer_config(cfg, on_cuda)
     if on_cuda:
-        return get_megatron_optimizer(config, chunks)
-    return CpuFP32Optimizer(chunks, config)
+        tied = cfg.model.tie_embeddings
+        no_decay = ParamWithNamePredicate(
+            name="llm_train_no_decay", fn=lambda param, name: not decays(name, param, tied)
+        )
+        overrides = {ParamKey(with_name_predicate=no_decay): ParamGroupOverride(wd_mult=0.0)}
+        return get_megatron_optimizer(config, chunks, config_overrides=overrides)
+    return CpuFP32Optimizer(chunks, config, cfg.model.tie_embeddings)
 
 
-def build_scheduler(
-    cfg: ExperimentConfig, optimizer: MegatronOptimizer, total_steps: int
-) -> OptimizerParamScheduler:
-    t = cfg.train
-    wsd = t.schedule == "wsd"
-    # megatron asserts warmup < decay steps; a run no longer than its warmup (allowed: a smoke
-    # test, a benchmark) simply never reaches the decay.
-    total_steps = max(total_steps, t.warmup_steps + 1)
-    return OptimizerParamScheduler(
-        optimizer,
-        init_lr=0.0,
-        max_lr=t.lr,
-        min_lr=t.min_lr,
-        lr_warmup_steps=t.warmup_steps,
-        lr_decay_steps=total_steps,
-        lr_decay_style=DECAY_STYLES[t.schedule],
-        start_wd=t.weight_decay,
-        end_wd=t.weight_decay,
-        wd_incr_steps=total_steps,
-        wd_incr_style="constant",
-        wsd_decay_steps=max(1, round(t.decay_fraction * total_steps)) if wsd else None,
-        lr_wsd_decay_style="linear" if wsd else None,
-    )
+def set_lr(optimizer: MegatronOptimizer, lr: float, weight_decay: float) -> None:
+    """The trainer's LR (and the constant weight decay) on every group, scaled the way megatron's own
+    `OptimizerParamScheduler` scales them: by each group's `lr_mult` and `wd_mult` (norms and biases
+    carry wd_mult 0)."""
+    for group in optimizer.param_groups:
+        group["lr"] = lr * group.get("lr_mult", 1.0)
+        group["weight_decay"] = weight_decay * group.get("wd_mult", 1.0)
 
 
-def _param_groups(chunks: list[torch.nn.Module], config: OptimizerConfig) -> list[dict]:
-    """Megatron's default grouping: no weight decay on biases and 1-D parameters (norms).
+def _param_groups(chunks: list[torch.nn.Module], config: OptimizerConfig, tied: bool) -> list[dict]:
+    """Two groups by the one weight-decay rule (`weight_decay.decays`), as megatron would build them.
 
-    The group keys are the ones megatron's optimizers and scheduler read (wd_mult, lr_mult, ...),
-    so the scheduler and checkpoint code treat these groups like megatron's own.
+    The group keys are the ones megatron's optimizers read (wd_mult, lr_mult, ...), so `set_lr` and
+    the checkpoint code treat these groups like megatron's own.
     """
     decay, no_decay = [], []
     for chunk in chunks:
         for name, param in chunk.named_parameters():
             if param.requires_grad:
-                (no_decay if param.ndim == 1 or name.endswith(".bias") else decay).append(param)
+                (decay if decays(name, param, tied) else no_decay).append(param)
     common = {"lr_mult": 1.0, "is_expert_parallel": False, "is_decoupled_lr": False}
     common |= {"max_lr": config.lr, "min_lr": config.min_lr, "default_config": True}
     return [{"params": decay, "wd_mult": 1.0, **common}, {"params": no_decay, "wd_mult": 0.0, **common}]
@@ -107,9 +95,9 @@ def _init_adam_state(opt: torch.optim.Optimizer, config: OptimizerConfig | None 
 class CpuFP32Optimizer(FP32Optimizer):
     """megatron's FP32Optimizer around torch AdamW, with CPU grad-norm and clipping."""
 
-    def __init__(self, chunks: list[torch.nn.Module], config: OptimizerConfig):
+    def __init__(self, chunks: list[torch.nn.Module], config: OptimizerConfig, tied: bool):
         adamw = torch.optim.AdamW(
-            _param_groups(chunks, config),
+            _param_groups(chunks, config, tied),
             lr=config.lr,
             weight_decay=config.weight_decay,
             betas=(config.adam_beta1, config.adam_beta2),

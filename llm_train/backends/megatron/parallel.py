@@ -9,14 +9,14 @@ import torch
 import torch.distributed as dist
 from megatron.core import parallel_state, tensor_parallel
 
-from llm_train.backends.megatron.layout import Layout
 from llm_train.config.schema import ExperimentConfig
 from llm_train.launch.dist_env import DistEnv
+from llm_train.parallel import ParallelLayout
 
 log = logging.getLogger(__name__)
 
 
-def init_parallel(cfg: ExperimentConfig, env: DistEnv, layout: Layout) -> None:
+def init_parallel(cfg: ExperimentConfig, env: DistEnv, layout: ParallelLayout) -> None:
     """Start torch.distributed (if the trainer has not) and megatron's TP/PP/CP/DP groups."""
     on_cuda = torch.cuda.is_available()
     if on_cuda:
