@@ -56,6 +56,9 @@ class OutputSection(Section):
     # Keep the per-shard intermediate documents after a successful run (for debugging).
     keep_intermediate: bool = False
     charts: bool = True
+    # Write every removed document, with the statistic that decided, to
+    # dropped/<step>/<reason>/part-*.jsonl.zst (an audit trail of what each threshold removes).
+    write_dropped: bool = False
 
 
 class SlurmSection(Section):

@@ -1,22 +1,75 @@
 """DATACARD.md and its charts: what went into a clean corpus and what was taken out.
 
 Written from stats.json and the resolved config only, without dates or host names, so a
-resumed run writes the same bytes as an uninterrupted one.
+resumed run writes the same bytes as an uninterrupted one. A card is shared and may be
+published: it names no machine path. Paths inside the corpus are shown relative to it; any other
+absolute path (an opt-out list, an input glob, a bad record's file) by its file name, with the
+file's sha256 when it is a file.
 """
 
 from __future__ import annotations
 
+import hashlib
 import io
 import logging
+import os
+import re
 from pathlib import Path
 from typing import Any
 
+from data_prep.config import dump_yaml_dict
+from data_prep.pipeline.dropped import DROPPED_DIR
 from data_prep.pipeline.state import Plan
 from llm_train.utils.atomic import atomic_write_bytes, atomic_write_text
 
 log = logging.getLogger(__name__)
 
 CHART_DIR = "charts"
+
+
+# An absolute path inside a longer string ("/data/raw/a.jsonl:12"): up to a space, quote or ":";
+# not the "//host/..." of a URL.
+_ABS_PATH = re.compile(r"(?<![\w.~/])/(?!/)[^\s:'\"`|()]+")
+
+
+def public_path(path: str, corpus: Path) -> str:
+    """How the card shows `path`: relative to the corpus, else the file name (+ sha256 of a file)."""
+    if not os.path.isabs(path):
+        return path
+    try:
+        return (
+            os.path.relpath(path, corpus)
+            if Path(path).resolve().is_relative_to(corpus.resolve())
+            else _named(path)
+        )
+    except (OSError, ValueError):
+        return _named(path)
+
+
+def _named(path: str) -> str:
+    name = os.path.basename(path.rstrip("/")) or "<root>"
+    if os.path.isfile(path):
+        digest = hashlib.sha256()
+        with open(path, "rb") as f:
+            for block in iter(lambda: f.read(1 << 20), b""):
+                digest.update(block)
+        return f"{name} (sha256 {digest.hexdigest()[:16]})"
+    return name
+
+
+def public_text(text: str, corpus: Path) -> str:
+    """`text` with every absolute path in it replaced by its `public_path`."""
+    return _ABS_PATH.sub(lambda m: public_path(m.group(0), corpus), text)
+
+
+def _public_values(value: Any, corpus: Path) -> Any:
+    if isinstance(value, dict):
+        return {k: _public_values(v, corpus) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_public_values(v, corpus) for v in value]
+    if isinstance(value, str):
+        return public_text(value, corpus)
+    return value
 
 
 def _mb(n: float) -> str:
@@ -70,7 +123,8 @@ def write_charts(output: Path, stats: dict[str, Any]) -> list[str]:
     return written
 
 
-def render_datacard(plan: Plan, stats: dict[str, Any], charts: list[str]) -> str:
+def render_datacard(plan: Plan, stats: dict[str, Any], charts: list[str], corpus: Path | None = None) -> str:
+    corpus = corpus if corpus is not None else Path.cwd()
     t = stats["totals"]
     cfg = plan.config
     kept = t["bytes_out"] / t["bytes_in"] if t["bytes_in"] else 0.0
@@ -141,7 +195,7 @@ def render_datacard(plan: Plan, stats: dict[str, Any], charts: list[str]) -> str
     for step in stats["steps"]:
         c = step["counters"]
         p = params.get(step["name"])
-        shown = ", ".join(f"{k}={v}" for k, v in p.items()) if p else ""
+        shown = ", ".join(f"{k}={public_text(str(v), corpus)}" for k, v in p.items()) if p else ""
         if step["name"] == "dedup":
             d = cfg.dedup
             shown = f"exact={d.exact}, near={d.near}, ngram={d.ngram}, bands={d.bands}, rows={d.rows}, seed={d.seed}"
@@ -161,25 +215,30 @@ def render_datacard(plan: Plan, stats: dict[str, Any], charts: list[str]) -> str
         )
     out.append(_table(["step", "docs in", "docs out", "MB in", "MB out", "parameters"], rows))
     out += ["", "## Removed documents by reason", ""]
-    out.append(
-        _table(
-            ["reason", "step", "docs", "MB", "top languages"],
-            [
-                [
-                    f"`{reason}`",
-                    v["step"],
-                    f"{v['docs']:,}",
-                    _mb(v["bytes"]),
-                    ", ".join(
-                        f"{lang} {n:,}" for lang, n in sorted(v["by_lang"].items(), key=lambda kv: -kv[1])[:5]
-                    ),
-                ]
-                for reason, v in stats["drop_reasons"].items()
-            ],
-        )
-        if stats["drop_reasons"]
-        else "Nothing was removed."
-    )
+    audit = cfg.output.write_dropped
+    if audit:
+        out += [
+            f"Every removed document is kept for audit, with the statistic that decided, under "
+            f"`{DROPPED_DIR}/<step>/<reason>/part-*.jsonl.zst` (one JSON object per line: `id`, `lang`, "
+            "`step`, `reason`, `stat`, `text`, ...); the last column links each reason's files. "
+            "Unreadable input records are not copied there (see below).",
+            "",
+        ]
+    header = ["reason", "step", "docs", "MB", "top languages"] + (["audit trail"] if audit else [])
+    rows = []
+    for reason, v in stats["drop_reasons"].items():
+        row = [
+            f"`{reason}`",
+            v["step"],
+            f"{v['docs']:,}",
+            _mb(v["bytes"]),
+            ", ".join(f"{lang} {n:,}" for lang, n in sorted(v["by_lang"].items(), key=lambda kv: -kv[1])[:5]),
+        ]
+        if audit:
+            where = f"{DROPPED_DIR}/{v['step']}/{reason}/"
+            row.append(f"[{where}]({where})" if v["step"] != "read" else "-")
+        rows.append(row)
+    out.append(_table(header, rows) if rows else "Nothing was removed.")
     optout = {r: v for r, v in stats["drop_reasons"].items() if r.startswith("optout")}
     out += ["", "## Personal data and opt-outs", ""]
     if stats["pii"]:
@@ -194,16 +253,17 @@ def render_datacard(plan: Plan, stats: dict[str, Any], charts: list[str]) -> str
     if stats["bad_input_samples"]:
         out += ["", "## Unusable input records (samples)", ""]
         for reason, where in stats["bad_input_samples"].items():
-            out.append(f"- `{reason}`: " + ", ".join(f"`{w}`" for w in where))
+            out.append(f"- `{reason}`: " + ", ".join(f"`{public_text(w, corpus)}`" for w in where))
     if charts:
         out += ["", "## Charts", ""]
         out += [f"![{Path(c).stem.replace('_', ' ')}]({c})" for c in charts]
-    out += ["", "## Resolved config", "", "```yaml", plan.config_yaml.rstrip(), "```", ""]
+    config_yaml = dump_yaml_dict(_public_values(cfg.identity(), corpus))
+    out += ["", "## Resolved config", "", "```yaml", config_yaml.rstrip(), "```", ""]
     return "\n".join(out)
 
 
 def write_datacard(output: Path, plan: Plan, stats: dict[str, Any]) -> Path:
     charts = write_charts(output, stats) if plan.config.output.charts else []
     path = output / "DATACARD.md"
-    atomic_write_text(path, render_datacard(plan, stats, charts))
+    atomic_write_text(path, render_datacard(plan, stats, charts, output))
     return path

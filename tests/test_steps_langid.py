@@ -39,27 +39,30 @@ def test_short_texts_in_eu_languages(lid):
         assert lid.filter(d) is True, (lang, d.lang, d.meta)
         assert d.lang == lang
         assert d.meta["lang_score"] > 0
-        assert d.meta["lang_fraction"] == 1.0
+        assert "lang_fraction" not in d.meta  # only sampled where asked for or deciding
 
 
 def test_keep_list_and_reasons(lid):
     lid_de = LanguageId(keep=["de"])
     d = Document(id="x", text=SENTENCES["fr"])
-    assert lid_de.filter(d) == (False, "langid_not_kept")
+    assert lid_de.filter(d)[:2] == (False, "langid_not_kept")
     assert d.lang == "fr"
-    assert lid.filter(Document(id="y", text="x7 ## 42")) == (False, "langid_low_score")
+    assert lid.filter(Document(id="y", text="x7 ## 42"))[:2] == (False, "langid_low_score")
     strict = LanguageId(per_lang={"de": {"min_score": 100.0}})
-    assert strict.filter(Document(id="z", text=SENTENCES["de"])) == (False, "langid_low_score")
+    assert strict.filter(Document(id="z", text=SENTENCES["de"]))[:2] == (False, "langid_low_score")
     assert strict.filter(Document(id="w", text=SENTENCES["nl"])) is True
 
 
-def test_lang_fraction_flags_mixed_documents(lid):
+def test_lang_fraction_flags_mixed_documents():
     text = "\n".join([SENTENCES["de"]] * 3 + [SENTENCES["en"]])
     d = Document(id="m", text=text)
-    assert lid.filter(d) is True and d.lang == "de"
+    assert LanguageId(fraction_lines=16).filter(d) is True and d.lang == "de"
     assert 0.6 < d.meta["lang_fraction"] < 0.9
     mixed = LanguageId(min_lang_fraction=0.9)
-    assert mixed.filter(Document(id="m2", text=text)) == (False, "langid_low_fraction")
+    assert mixed.filter(Document(id="m2", text=text))[:2] == (False, "langid_low_fraction")
+    # a threshold for one language samples lines of that language's documents only
+    per_lang = LanguageId(per_lang={"fr": {"min_lang_fraction": 0.5}})
+    assert per_lang.filter(d2 := Document(id="m3", text=text)) is True and "lang_fraction" not in d2.meta
 
 
 def test_stats_use_the_detected_language(lid):

@@ -58,7 +58,7 @@ def test_good_documents_pass_all_filters():
     ],
 )
 def test_gopher_quality_reasons(text, lang, reason):
-    assert GopherQualityFilter().filter(doc(text, lang)) == (False, reason)
+    assert GopherQualityFilter().filter(doc(text, lang))[:2] == (False, reason)
 
 
 def test_stop_words_are_the_documents_language():
@@ -67,10 +67,10 @@ def test_stop_words_are_the_documents_language():
     assert f.filter(doc(DE, "de")) is True
     no_english = DE.replace(" an ", " zu ").replace(" in ", " aus ")
     assert f.filter(doc(no_english, "de")) is True
-    assert f.filter(doc(no_english, "en")) == (False, "gopher_few_stop_words")
+    assert f.filter(doc(no_english, "en"))[:2] == (False, "gopher_few_stop_words")
     # A per-language override changes only that language.
     f = GopherQualityFilter(per_lang={"de": {"min_doc_words": 500}})
-    assert f.filter(doc(DE, "de")) == (False, "gopher_short_doc")
+    assert f.filter(doc(DE, "de"))[:2] == (False, "gopher_short_doc")
     assert f.filter(doc(PL, "pl")) is True
 
 
@@ -84,7 +84,7 @@ def test_stop_words_are_the_documents_language():
     ],
 )
 def test_gopher_repetition_reasons(text, reason):
-    assert GopherRepetitionFilter().filter(doc(text, "de")) == (False, reason)
+    assert GopherRepetitionFilter().filter(doc(text, "de"))[:2] == (False, reason)
 
 
 @pytest.mark.parametrize(
@@ -101,7 +101,7 @@ def test_gopher_repetition_reasons(text, reason):
     ],
 )
 def test_fineweb_reasons(text, reason):
-    assert FineWebQualityFilter(short_line_thr=0.67).filter(doc(text, "de")) == (False, reason)
+    assert FineWebQualityFilter(short_line_thr=0.67).filter(doc(text, "de"))[:2] == (False, reason)
 
 
 def test_c4_removes_bad_lines_and_drops_pages():
@@ -115,11 +115,11 @@ def test_c4_removes_bad_lines_and_drops_pages():
     d = doc("\n".join(lines), "de")
     assert C4QualityFilter().filter(d) is True
     assert d.text == "\n".join([lines[0], lines[3]])
-    assert C4QualityFilter().filter(doc(lines[0], "de")) == (False, "c4_too_few_sentences")
+    assert C4QualityFilter().filter(doc(lines[0], "de"))[:2] == (False, "c4_too_few_sentences")
     lorem = doc("Lorem ipsum dolor sit amet, consectetur adipiscing elit.", "it")
-    assert C4QualityFilter().filter(lorem) == (False, "c4_lorem_ipsum")
+    assert C4QualityFilter().filter(lorem)[:2] == (False, "c4_lorem_ipsum")
     code = doc("Schreiben Sie dann function f() { return 1; } in die Datei.", "de")
-    assert C4QualityFilter().filter(code) == (False, "c4_curly_bracket")
+    assert C4QualityFilter().filter(code)[:2] == (False, "c4_curly_bracket")
 
 
 def test_tokenizer_follows_language_rules():

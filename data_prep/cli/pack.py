@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import sys
 
 from llm_train.errors import DataError
@@ -46,6 +47,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--budget-tokens", type=float, help="training token budget for the mixture (overrides the spec)"
     )
+    p.add_argument(
+        "--train-split",
+        default=None,
+        help="the data.split training will use, checked against each dataset's documents "
+        "(default: the trainer's default, 98,2,0)",
+    )
     p.add_argument("--verify", metavar="DIR", help="re-read a packed dir through megatron-core and check it")
     p.add_argument("--sample-docs", type=int, default=5, help="documents decoded per dataset by --verify")
     return p
@@ -72,7 +79,8 @@ def main(argv: list[str]) -> int:
             fast=not args.hf_encode,
             dtype=args.dtype,
         )
-        pack(args.corpus, args.tokenizer, args.output, options)
+        stats = pack(args.corpus, args.tokenizer, args.output, options)
+        _warn_empty_splits({name: d["documents"] for name, d in stats["datasets"].items()}, args.train_split)
     elif not args.mixture:
         raise DataError("llm-train pack: give --corpus (to pack), --mixture (to resolve) or --verify DIR")
     if args.mixture:
@@ -96,8 +104,25 @@ def _verify(args) -> int:
         print(f"{name:<20} {ds['documents']:>10} docs {ds['tokens']:>13} tokens  {status}")
         for sample in ds["samples"][:1]:
             print(f"    #{sample['index']}: {json.dumps(sample['text'][:100], ensure_ascii=False)}")
+    _warn_empty_splits({name: d["documents"] for name, d in result["datasets"].items()}, args.train_split)
     if result["ok"]:
         print(f"verify: {len(result['datasets'])} datasets ok in {args.verify}")
         return 0
     print(f"verify: {len(result['problems'])} problems in {args.verify}", file=sys.stderr)
     return 1
+
+
+def _warn_empty_splits(documents: dict[str, int], split: str | None) -> None:
+    """The trainer's data.split rule, said before a job is queued rather than when it starts."""
+    from llm_train.config.data import DataConfig
+    from llm_train.data.splits import empty_split_message, empty_split_problems
+
+    split = split or DataConfig.model_fields["split"].default
+    if not re.fullmatch(r"\d+(\.\d+)?,\d+(\.\d+)?,\d+(\.\d+)?", split):
+        raise DataError(f"llm-train pack: --train-split {split!r}: expected three parts like 98,2,0")
+    empty = empty_split_problems(documents, split)
+    if empty:
+        print(
+            f"warning: `llm-train train` will refuse this pack: {empty_split_message(empty, split)}",
+            file=sys.stderr,
+        )

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from data_prep.config import ResolvedPrep, dump_yaml_dict
+from data_prep.pipeline.dropped import DROPPED_DIR
 from data_prep.pipeline.executor import Executor
 from data_prep.pipeline.progress import PrepProgress
 from data_prep.pipeline.registry import build_steps
@@ -71,6 +72,7 @@ def clear_outputs(workdir: Workdir) -> None:
     for name in ("stats.json", "DATACARD.md"):
         (workdir.output / name).unlink(missing_ok=True)
     shutil.rmtree(workdir.output / "charts", ignore_errors=True)
+    shutil.rmtree(workdir.output / DROPPED_DIR, ignore_errors=True)
     workdir.clear()
 
 
@@ -114,8 +116,9 @@ def run_prep(
 
 def _cleanup(workdir: Workdir, plan: Plan) -> None:
     # Temp files of writers killed mid-write; their shards were rewritten under final names.
-    for tmp in workdir.output.glob("*/*/.part-*.tmp"):
-        tmp.unlink(missing_ok=True)
+    for pattern in ("*/*/.part-*.tmp", f"{DROPPED_DIR}/*/*/.part-*.tmp"):
+        for tmp in workdir.output.glob(pattern):
+            tmp.unlink(missing_ok=True)
     if not plan.config.output.keep_intermediate:
         for i in range(len(plan.shards)):
             (workdir.shard_dir(i) / "docs.jsonl.zst").unlink(missing_ok=True)

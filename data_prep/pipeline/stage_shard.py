@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 
 from data_prep.dedup.signatures import MinHashParams, SignatureBatch, exact_hash, shingle_hashes, words
+from data_prep.pipeline.dropped import DroppedWriter
 from data_prep.pipeline.state import Plan, Workdir
 from data_prep.pipeline.stats import StepStats
 from data_prep.pipeline.step import PipelineStep
@@ -62,8 +63,10 @@ def process_shard(plan: Plan, workdir: Workdir, index: int, steps: list[Pipeline
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir(parents=True)
 
+    dropped = DroppedWriter(workdir.output, index) if cfg.output.write_dropped else None
     for step in steps:
         step.stats = StepStats(step.stats.name)
+        step.on_drop = dropped
     result = ReadResult()
     docs = make_reader(shard.format, opts).read(shard.path, result)
     for step in steps:
@@ -86,9 +89,16 @@ def process_shard(plan: Plan, workdir: Workdir, index: int, steps: list[Pipeline
                     if len(lk.batch) >= BAND_BATCH:
                         lk.bands.append(lk.batch.bands())
         writer.commit()
+        if dropped is not None:
+            dropped.commit()
     except BaseException:
         writer.abort()
+        if dropped is not None:
+            dropped.abort()
         raise
+    finally:
+        for step in steps:
+            step.on_drop = None
     for lang, lk in keys.items():
         lk.save(tmp, lang, near=dedup.near, exact=dedup.exact)
     atomic_replace_dir(tmp, final)

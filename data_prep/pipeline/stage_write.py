@@ -14,6 +14,7 @@ import numpy as np
 import xxhash
 
 from data_prep.dedup.clusters import key_row, key_shard
+from data_prep.pipeline.dropped import DroppedWriter
 from data_prep.pipeline.state import Plan, Workdir
 from data_prep.pipeline.stats import StepStats
 from data_prep.writers import JsonlZstWriter, read_jsonl_zst
@@ -51,6 +52,7 @@ def write_shard(plan: Plan, workdir: Workdir, index: int) -> dict[str, Any]:
     removed = _removed_rows(workdir, stage1["langs"], index)
     dedup, write = StepStats("dedup"), StepStats("write")
     writers: dict[tuple[str, str], JsonlZstWriter] = {}
+    dropped = DroppedWriter(workdir.output, index) if out_cfg.write_dropped else None
     docs_path = workdir.shard_dir(index) / "docs.jsonl.zst"
     try:
         for row, doc in enumerate(read_jsonl_zst(docs_path)):
@@ -61,6 +63,8 @@ def write_shard(plan: Plan, workdir: Workdir, index: int) -> dict[str, Any]:
             reason = removed.get(row)
             if reason:
                 dedup.drop(reason, nbytes, lang)
+                if dropped is not None:
+                    dropped("dedup", reason, doc, None)
                 continue
             dedup.update("docs_out", 1, lang)
             dedup.update("bytes_out", nbytes, lang)
@@ -82,9 +86,13 @@ def write_shard(plan: Plan, workdir: Workdir, index: int) -> dict[str, Any]:
             size = os.path.getsize(path)
             write.update("compressed_bytes", size, lang)
             files.append({"path": str(path.relative_to(workdir.output)), "docs": writer.docs, "bytes": size})
+        if dropped is not None:
+            dropped.commit()
     except BaseException:
         for writer in writers.values():
             writer.abort()
+        if dropped is not None:
+            dropped.abort()
         raise
     return {
         "shard": index,

@@ -3,8 +3,8 @@
 Lines are kept only if they end in terminal punctuation (not "..."), have enough words, have no
 over-long word and do not mention javascript or cookie/terms policies; the whole page is dropped
 for "lorem ipsum", a curly bracket, or too few sentences in the kept lines. Like C4, the step
-rewrites the text to the kept lines. Sentences are counted with a punctuation rule instead of
-spaCy's sentencizer (see `count_sentences`).
+rewrites the text to the kept lines. Sentences are counted as spaCy's sentencizer counts them
+on spaCy's tokens (`text_stats.sentences`), as datatrove does.
 """
 
 from __future__ import annotations
@@ -16,17 +16,11 @@ from data_prep.document import Document
 from data_prep.pipeline.registry import STEPS
 from data_prep.pipeline.step import BaseFilter, FilterResult
 from data_prep.steps.params import PerLang, check
+from data_prep.steps.text_stats import sentences as count_sentences
 
 _CITATION = re.compile(r"\[\d*]|\[edit]|\[citation needed]")
 _END_PUNCTUATION = (".", "?", "!", '"', "'")
 _POLICY = ("terms of use", "privacy policy", "cookie policy", "uses cookies", "use of cookies", "use cookies")
-# A sentence ends at a run of . ! ? (and their CJK/ellipsis forms), optionally closed by quotes or
-# brackets, when more non-space text follows; "3.5", "e.g." inside a word do not end one.
-_SENTENCE_END = re.compile(r"[.!?…。！？]+[\"'”’»)\]]*\s+(?=\S)")
-
-
-def count_sentences(line: str) -> int:
-    return len(_SENTENCE_END.findall(line)) + 1 if line else 0
 
 
 @dataclass(frozen=True)
@@ -75,19 +69,23 @@ class C4QualityFilter(BaseFilter):
                 continue
             lower = line.lower()
             if p.filter_lorem_ipsum and "lorem ipsum" in lower:
-                return False, "c4_lorem_ipsum"
+                return False, "c4_lorem_ipsum", {"line": line[:200]}
             if p.filter_javascript and "javascript" in lower:
                 self.stats.update("c4.line_javascript", 1, doc.lang)
                 continue
             if p.filter_curly_bracket and "{" in line:
-                return False, "c4_curly_bracket"
+                return False, "c4_curly_bracket", {"line": line[:200]}
             if p.filter_policy and any(s in lower for s in _POLICY):
                 self.stats.update("c4.line_policy", 1, doc.lang)
                 continue
             if p.min_num_sentences != -1:
-                sentences += count_sentences(line)
+                sentences += count_sentences(line, doc.lang)
             kept.append(line)
         if sentences < p.min_num_sentences:
-            return False, "c4_too_few_sentences"
+            return (
+                False,
+                "c4_too_few_sentences",
+                {"sentences": sentences, "min_num_sentences": p.min_num_sentences},
+            )
         doc.text = "\n".join(kept).strip()
         return True

@@ -66,15 +66,34 @@ class FineWebQualityFilter(BaseFilter):
 
         ratio = sum(1 for line in lines if line.endswith(stop_chars)) / n_lines
         if ratio < p.line_punct_thr and not (ratio == 0 and p.line_punct_exclude_zero):
-            return False, "fineweb_line_punct_ratio"
+            return (
+                False,
+                "fineweb_line_punct_ratio",
+                _stat("line_punct_ratio", ratio, "min", p.line_punct_thr),
+            )
 
         limit = p.short_line_length
-        if sum(1 for line in lines if len(line) <= limit) / n_lines > p.short_line_thr:
-            return False, "fineweb_short_line_ratio"
+        ratio = sum(1 for line in lines if len(line) <= limit) / n_lines
+        if ratio > p.short_line_thr:
+            return (
+                False,
+                "fineweb_short_line_ratio",
+                _stat("short_line_ratio", ratio, "max", p.short_line_thr),
+            )
 
-        if find_duplicates(lines)[1] / (len(text) - text.count("\n")) > p.char_duplicates_ratio:
-            return False, "fineweb_char_dup_ratio"
+        ratio = find_duplicates(lines)[1] / (len(text) - text.count("\n"))
+        if ratio > p.char_duplicates_ratio:
+            return (
+                False,
+                "fineweb_char_dup_ratio",
+                _stat("char_dup_ratio", ratio, "max", p.char_duplicates_ratio),
+            )
 
-        if text.count("\n") / len(words(text, doc.lang)) > p.new_line_ratio:
-            return False, "fineweb_list_ratio"
+        ratio = text.count("\n") / len(words(text, doc.lang))
+        if ratio > p.new_line_ratio:
+            return False, "fineweb_list_ratio", _stat("newlines_per_word", ratio, "max", p.new_line_ratio)
         return True
+
+
+def _stat(name: str, value: float, bound: str, threshold: float) -> dict:
+    return {name: round(value, 6), bound: threshold}

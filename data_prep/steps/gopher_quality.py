@@ -97,43 +97,85 @@ class GopherQualityFilter(BaseFilter):
             if tok.strip(PUNCTUATION_CHARS):
                 n_real += k
                 real_chars += len(tok) * k
-            if search(tok):
+            m = search(tok)
+            # the regex also takes a few non-letters ("²", "½"); str.isalpha decides, as in datatrove
+            if m and (m.group().isalpha() or any(c.isalpha() for c in tok)):
                 alpha += k
 
         if p.min_doc_words and n_real < p.min_doc_words:
-            return False, "gopher_short_doc"
+            return False, "gopher_short_doc", {"words": n_real, "min_doc_words": p.min_doc_words}
         if p.max_doc_words and n_real > p.max_doc_words:
-            return False, "gopher_long_doc"
+            return False, "gopher_long_doc", {"words": n_real, "max_doc_words": p.max_doc_words}
         if n_real:
             avg = real_chars / n_real
             if p.min_avg_word_length and avg < p.min_avg_word_length:
-                return False, "gopher_below_avg_word_len"
+                return (
+                    False,
+                    "gopher_below_avg_word_len",
+                    _stat("avg_word_length", avg, p, "min_avg_word_length"),
+                )
             if p.max_avg_word_length and avg > p.max_avg_word_length:
-                return False, "gopher_above_avg_word_len"
+                return (
+                    False,
+                    "gopher_above_avg_word_len",
+                    _stat("avg_word_length", avg, p, "max_avg_word_length"),
+                )
         if n_words == 0:
-            return False, "gopher_short_doc"
+            return False, "gopher_short_doc", {"words": 0, "min_doc_words": p.min_doc_words}
 
         if p.max_symbol_word_ratio:
-            if text.count("#") / n_words > p.max_symbol_word_ratio:
-                return False, "gopher_too_many_hashes"
-            if (text.count("...") + text.count("…")) / n_words > p.max_symbol_word_ratio:
-                return False, "gopher_too_many_ellipsis"
+            ratio = text.count("#") / n_words
+            if ratio > p.max_symbol_word_ratio:
+                return (
+                    False,
+                    "gopher_too_many_hashes",
+                    _stat("hash_word_ratio", ratio, p, "max_symbol_word_ratio"),
+                )
+            ratio = (text.count("...") + text.count("…")) / n_words
+            if ratio > p.max_symbol_word_ratio:
+                return (
+                    False,
+                    "gopher_too_many_ellipsis",
+                    _stat("ellipsis_word_ratio", ratio, p, "max_symbol_word_ratio"),
+                )
 
         lines = text.splitlines()
         if p.max_bullet_lines_ratio:
-            bullets = sum(1 for s in lines if s.lstrip().startswith(("•", "-")))
-            if bullets / len(lines) > p.max_bullet_lines_ratio:
-                return False, "gopher_too_many_bullets"
+            ratio = sum(1 for s in lines if s.lstrip().startswith(("•", "-"))) / len(lines)
+            if ratio > p.max_bullet_lines_ratio:
+                return (
+                    False,
+                    "gopher_too_many_bullets",
+                    _stat("bullet_lines_ratio", ratio, p, "max_bullet_lines_ratio"),
+                )
         if p.max_ellipsis_lines_ratio:
-            ellipsis = sum(1 for s in lines if s.rstrip().endswith(("...", "…")))
-            if ellipsis / len(lines) > p.max_ellipsis_lines_ratio:
-                return False, "gopher_too_many_end_ellipsis"
+            ratio = sum(1 for s in lines if s.rstrip().endswith(("...", "…"))) / len(lines)
+            if ratio > p.max_ellipsis_lines_ratio:
+                return (
+                    False,
+                    "gopher_too_many_end_ellipsis",
+                    _stat("ellipsis_lines_ratio", ratio, p, "max_ellipsis_lines_ratio"),
+                )
 
         if p.min_alpha_words_ratio and alpha / n_words < p.min_alpha_words_ratio:
-            return False, "gopher_below_alpha_ratio"
+            return (
+                False,
+                "gopher_below_alpha_ratio",
+                _stat("alpha_words_ratio", alpha / n_words, p, "min_alpha_words_ratio"),
+            )
 
         if p.min_stop_words:
             stop = self._stop_words(doc.lang)
-            if stop is not None and len(stop.intersection(counts)) < p.min_stop_words:
-                return False, "gopher_few_stop_words"
+            if stop is not None:
+                found = len(stop.intersection(counts))
+                if found < p.min_stop_words:
+                    return (
+                        False,
+                        "gopher_few_stop_words",
+                        {"stop_words": found, "min_stop_words": p.min_stop_words},
+                    )
         return True
+
+
+def _stat(name: str, value: float, params: GopherQualityParams, threshold: str) -> dict:
+    return {name: round(value, 6), threshold: getattr(params, threshold)}

@@ -77,23 +77,46 @@ class GopherRepetitionFilter(BaseFilter):
         paragraphs = _PARAGRAPH.split(text.strip())
         dup, dup_chars = find_duplicates(paragraphs)
         if p.dup_para_frac and dup / len(paragraphs) > p.dup_para_frac:
-            return False, "gopher_rep_dup_para_frac"
+            return (
+                False,
+                "gopher_rep_dup_para_frac",
+                _stat("dup_para_frac", dup / len(paragraphs), p.dup_para_frac),
+            )
         if p.dup_para_char_frac and dup_chars / n_chars > p.dup_para_char_frac:
-            return False, "gopher_rep_dup_para_char_frac"
+            return (
+                False,
+                "gopher_rep_dup_para_char_frac",
+                _stat("dup_para_char_frac", dup_chars / n_chars, p.dup_para_char_frac),
+            )
 
         lines = _LINES.split(text)
         dup, dup_chars = find_duplicates(lines)
         if p.dup_line_frac and dup / len(lines) > p.dup_line_frac:
-            return False, "gopher_rep_dup_line_frac"
+            return (
+                False,
+                "gopher_rep_dup_line_frac",
+                _stat("dup_line_frac", dup / len(lines), p.dup_line_frac),
+            )
         if p.dup_line_char_frac and dup_chars / n_chars > p.dup_line_char_frac:
-            return False, "gopher_rep_dup_line_char_frac"
+            return (
+                False,
+                "gopher_rep_dup_line_char_frac",
+                _stat("dup_line_char_frac", dup_chars / n_chars, p.dup_line_char_frac),
+            )
 
         toks = words(text, doc.lang)
         grams = NGramStats(toks)
         for n, frac in p.top_n_grams:
-            if len(toks) >= n and grams.top_chars(n) / n_chars > frac:
-                return False, f"gopher_rep_top_{n}_gram"
+            if len(toks) >= n:
+                ratio = grams.top_chars(n) / n_chars
+                if ratio > frac:
+                    return False, f"gopher_rep_top_{n}_gram", _stat(f"top_{n}_gram_char_frac", ratio, frac)
         for n, frac in p.dup_n_grams:
-            if grams.duplicated_chars(n) / n_chars > frac:
-                return False, f"gopher_rep_dup_{n}_gram"
+            ratio = grams.duplicated_chars(n) / n_chars
+            if ratio > frac:
+                return False, f"gopher_rep_dup_{n}_gram", _stat(f"dup_{n}_gram_char_frac", ratio, frac)
         return True
+
+
+def _stat(name: str, value: float, threshold: float) -> dict:
+    return {name: round(value, 6), "max": threshold}

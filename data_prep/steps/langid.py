@@ -2,9 +2,11 @@
 
 One identification of the whole document (its first `max_chars` characters) gives `doc.lang` and
 `meta.lang_score` (heliport's confidence: higher is surer; below heliport's per-language threshold
-it answers "und"). A cheap second pass over a sample of lines gives `meta.lang_fraction`, the share
-of sampled characters whose line is in the document's language: low values flag mixed documents
-(translated manuals with untranslated English pages).
+it answers "und"). A second pass over a sample of lines gives `meta.lang_fraction`, the share of
+sampled characters whose line is in the document's language: low values flag mixed documents
+(translated manuals with untranslated English pages). That pass costs a third of the step, so it
+runs only where it decides something (`min_lang_fraction` set for the language) or is asked for
+(`fraction_lines` given).
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ from dataclasses import dataclass
 
 from data_prep.document import Document
 from data_prep.pipeline.registry import STEPS
-from data_prep.pipeline.step import BaseFilter, FilterResult
+from data_prep.pipeline.step import BaseFilter, FilterResult, drop_parts
 from data_prep.steps.params import PerLang, check
 from llm_train.errors import ConfigError
 
@@ -67,6 +69,9 @@ def to_iso1(code: str) -> str:
     return ISO3_TO_ISO1.get(code, code)
 
 
+DEFAULT_FRACTION_LINES = 16
+
+
 @dataclass(frozen=True)
 class LangIdParams:
     min_score: float = 0.0  # on top of heliport's own per-language confidence threshold
@@ -86,7 +91,7 @@ class LanguageId(BaseFilter):
         self,
         keep: list[str] | None = None,
         max_chars: int = 20_000,
-        fraction_lines: int = 16,
+        fraction_lines: int | None = None,
         min_line_chars: int = 20,
         per_lang: dict | None = None,
         **params,
@@ -103,12 +108,14 @@ class LanguageId(BaseFilter):
         )
         for key, v in (
             ("max_chars", max_chars),
-            ("fraction_lines", fraction_lines),
+            ("fraction_lines", DEFAULT_FRACTION_LINES if fraction_lines is None else fraction_lines),
             ("min_line_chars", min_line_chars),
         ):
             check(isinstance(v, int) and v >= 0, self.name, key, "an integer >= 0", v)
         self.max_chars = max_chars
-        self.fraction_lines = fraction_lines
+        # None: sample lines only for languages with a min_lang_fraction (where it decides)
+        self.always_fraction = fraction_lines is not None
+        self.fraction_lines = DEFAULT_FRACTION_LINES if fraction_lines is None else fraction_lines
         self.min_line_chars = min_line_chars
         try:
             import heliport
@@ -143,28 +150,37 @@ class LanguageId(BaseFilter):
         # The base loop counts a document under its language before filtering; here the language
         # is what this step finds, so count after identifying.
         for doc in docs:
-            result = self.filter(doc)
+            keep, reason, stat = drop_parts(self.filter(doc), "langid_rejected")
             self.count_in(doc)
-            if result is True:
+            if keep:
                 self.count_out(doc)
                 yield doc
             else:
-                self.count_dropped(doc, result[1])
+                self.count_dropped(doc, reason, stat)
 
     def filter(self, doc: Document) -> FilterResult:
         lang, score = self.identify(doc.text)
         doc.meta["lang_score"] = round(score, 4)
         if lang == "und":
             doc.lang = None
-            return False, "langid_low_score"
+            return False, "langid_low_score", {"lang": "und", "lang_score": doc.meta["lang_score"]}
         doc.lang = lang
         if lang not in self.keep:
-            return False, "langid_not_kept"
+            return False, "langid_not_kept", {"lang": lang, "lang_score": doc.meta["lang_score"]}
         p = self.params.get(lang)
         if score < p.min_score:
-            return False, "langid_low_score"
+            return False, "langid_low_score", {"lang_score": doc.meta["lang_score"], "min_score": p.min_score}
+        if not (self.always_fraction or p.min_lang_fraction):
+            return True
         fraction = self.line_fraction(doc.text, lang)
         doc.meta["lang_fraction"] = round(fraction, 4)
         if fraction < p.min_lang_fraction:
-            return False, "langid_low_fraction"
+            return (
+                False,
+                "langid_low_fraction",
+                {
+                    "lang_fraction": doc.meta["lang_fraction"],
+                    "min_lang_fraction": p.min_lang_fraction,
+                },
+            )
         return True

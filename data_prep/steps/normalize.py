@@ -160,15 +160,32 @@ class Normalize(PipelineStep):
     def run(self, docs):
         for doc in docs:
             self.count_in(doc)
-            text, reason = self.normalize(doc.text, self.params.get(doc.lang))
+            p = self.params.get(doc.lang)
+            text, reason = self.normalize(doc.text, p)
             if reason is not None:
-                self.count_dropped(doc, reason)
+                self.count_dropped(doc, reason, _drop_stat(text, reason, p) if self.on_drop else None)
                 continue
             if text != doc.text:
                 self.stats.update("normalize.changed", 1, doc.lang)
             doc.text = text
             self.count_out(doc)
             yield doc
+
+
+def _drop_stat(text: str, reason: str, p: NormalizeParams) -> dict | None:
+    """The measured ratio behind a drop, for the audit trail only."""
+    n = len(text) or 1
+    if reason == "normalize_bad_encoding":
+        return {
+            "replacement_char_ratio": round(text.count("\ufffd") / n, 6),
+            "max": p.max_replacement_char_ratio,
+        }
+    if reason == "normalize_mojibake":
+        return {
+            "mojibake_ratio": round(2 * len(_MOJIBAKE_LEFT.findall(text)) / n, 6),
+            "max": p.max_mojibake_ratio,
+        }
+    return None
 
 
 def normalized(doc: Document, **params) -> str:

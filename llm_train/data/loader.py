@@ -17,6 +17,7 @@ import torch
 from llm_train.backends.base import MicroBatch
 from llm_train.config.schema import ExperimentConfig
 from llm_train.data.mixture import Mixture
+from llm_train.data.splits import empty_split_message, empty_split_problems, split_documents
 from llm_train.data.tokenizer import PackedDataTokenizer
 from llm_train.errors import ConfigError, ConfigProblem, DataError
 from llm_train.utils.logging import warn_once
@@ -129,38 +130,21 @@ class PackedData:
 
     def split_documents(self, entry) -> list[int]:
         """Documents of `entry` in the train/valid/test splits, as megatron-core rounds them."""
+        return split_documents(self._documents(entry), self.cfg.data.split)
+
+    @staticmethod
+    def _documents(entry) -> int:
         from megatron.core.datasets.indexed_dataset import IndexedDataset
 
-        n = len(IndexedDataset(entry.prefix))
-        parts = [float(x) for x in self.cfg.data.split.split(",")]
-        bounds = [0.0]
-        for part in parts:
-            bounds.append(bounds[-1] + part / sum(parts))
-        return [int(round(hi * n)) - int(round(lo * n)) for lo, hi in zip(bounds, bounds[1:], strict=False)]
+        return len(IndexedDataset(entry.prefix))
 
     def _check_splits(self) -> None:
-        # megatron-core loops forever (and the other ranks time out in a barrier) when a dataset's
-        # share of a non-empty split holds no document, even if no sample is asked of that split.
-        names = ("train", "valid", "test")
-        parts = [float(x) for x in self.cfg.data.split.split(",")]
-        empty = [
-            f"{e.name} ({names[i]})"
-            for e in self.mixture.sampled
-            for i, docs in enumerate(self.split_documents(e))
-            if parts[i] > 0 and docs == 0
-        ]
+        split = self.cfg.data.split
+        empty = empty_split_problems({e.name: self._documents(e) for e in self.mixture.sampled}, split)
         if empty:
+            message = "a split that leaves every dataset a document in each non-zero part; "
             raise ConfigError(
-                [
-                    ConfigProblem(
-                        None,
-                        "data.split",
-                        "a split that leaves at least one document of every dataset in each non-zero "
-                        f"part; none in {', '.join(empty)} (drop those datasets from the mixture, give "
-                        "them more text, or change the split)",
-                        self.cfg.data.split,
-                    )
-                ]
+                [ConfigProblem(None, "data.split", message + empty_split_message(empty, split), split)]
             )
 
     def train(self, total_steps: int, dp_rank: int, dp_size: int) -> StepBatches:

@@ -162,10 +162,34 @@ BENCH_SOURCES: list[Source] = (
     + [Source(f"maint-guide-{lg}", DOCBOOK_HTML, lg) for lg in ("de", "es", "fr", "it")]
 )
 
+# The held-out corpus: the same kinds of text from packages that neither `sample` nor `bench` uses,
+# so that figures measured on it say how a rule tuned on `bench` does on text it has not seen.
+HELDOUT_MAN_DEV = ["cs", "da", "de", "es", "fr", "it", "nl", "pl"]
+HELDOUT_GIMP = ["cs", "da", "de", "el", "en", "es", "fi", "fr", "hu", "it", "nl", "pt", "sv"]
+HELDOUT_L10N = ["cs", "da", "de", "el", "es", "fi", "fr", "hu", "it", "nl", "pl", "pt", "sv"]
+HELDOUT_SOURCES: list[Source] = (
+    [Source(f"manpages-{lg}-dev", MAN, lg) for lg in HELDOUT_MAN_DEV]
+    + [Source("manpages-dev", MAN, "en"), Source("manpages-pt-br", MAN, "pt-br")]
+    + [Source("libreoffice-help-pt-br", LOHELP, "pt")]
+    + [Source(f"gimp-help-{lg}", GIMP, lg) for lg in HELDOUT_GIMP]
+    + [
+        Source(f"debian-edu-doc-{lg}", DOCBOOK_HTML, lg.split("-")[0])
+        for lg in ("da", "de", "en", "es", "fr", "it", "nl", "pt-pt")
+    ]
+    + [Source(f"developers-reference-{lg}", DOCBOOK_HTML, lg) for lg in ("de", "fr", "it")]
+    + [Source(f"aptitude-doc-{lg}", DOCBOOK_HTML, lg) for lg in ("cs", "en", "es", "fi", "fr", "it", "nl")]
+    + [Source(f"libreoffice-l10n-{lg}", GETTEXT, lg) for lg in HELDOUT_L10N]
+    + [
+        Source(p, FORTUNE, lg)
+        for p, lg in (("fortunes-es-off", "es"), ("fortunes-it-off", "it"), ("fortunes-min", "en"))
+    ]
+)
+SOURCES = {"sample": SAMPLE_SOURCES, "bench": BENCH_SOURCES, "heldout": HELDOUT_SOURCES}
+
 # Text budget per (package, declared language), in bytes of extracted text. Files are picked in
 # a stable pseudo-random order (hash of the path) until the budget is spent, so a budget gives
 # a varied subset rather than the first N files alphabetically.
-BUDGET = {"sample": 100_000, "bench": 5_000_000}
+BUDGET = {"sample": 100_000, "bench": 5_000_000, "heldout": 1_500_000}
 MAX_DOC_CHARS = 30_000  # longer pages are split into chunks at paragraph breaks
 SMALL_DOC_CHARS = 3_000  # fortunes and UI strings are grouped into documents of about this size
 
@@ -515,7 +539,10 @@ def list_items(src: Source, root: Path) -> list[Item]:
 
     if src.kind == MAN:
         base = root / "usr/share/man"
-        pattern = "man[0-9]*/*" if src.lang == "en" else f"{src.lang}/man[0-9]*/*"
+        # "pt-br" pages live in man/pt_BR/
+        code, _, region = src.lang.partition("-")
+        mandir = f"{code}_{region.upper()}" if region else code
+        pattern = "man[0-9]*/*" if src.lang == "en" else f"{mandir}/man[0-9]*/*"
         for p in base.glob(pattern):
             add(p, src.lang)
     elif src.kind == LOHELP:
@@ -575,8 +602,10 @@ def doc_id(package: str, relpath: str, chunk: int) -> str:
     return hashlib.sha1(f"{package}\0{relpath}\0{chunk}".encode()).hexdigest()[:20]
 
 
-def stable_order(items: list[Item]) -> list[Item]:
-    return sorted(items, key=lambda it: hashlib.sha1(it.relpath.encode()).hexdigest())
+def stable_order(items: list[Item], seed: int = 0) -> list[Item]:
+    """Items in a pseudo-random order fixed by `seed` (0: the order every earlier build used)."""
+    salt = f"{seed}\0".encode() if seed else b""
+    return sorted(items, key=lambda it: hashlib.sha1(salt + it.relpath.encode()).hexdigest())
 
 
 # ----------------------------------------------------------------------------- build
@@ -590,7 +619,13 @@ class PackageResult:
 
 
 def build_package(
-    src: Source, deb: Path, cache: Path, budget: int, langs: set[str], pool: concurrent.futures.Executor
+    src: Source,
+    deb: Path,
+    cache: Path,
+    budget: int,
+    langs: set[str],
+    pool: concurrent.futures.Executor,
+    seed: int = 0,
 ) -> PackageResult:
     root = unpack(cache, deb)
     version = deb_field(deb, "Version")
@@ -603,7 +638,7 @@ def build_package(
     for lang in sorted(by_lang):
         spent = 0
         chosen: list[tuple[Item, list[str]]] = []
-        order = stable_order(by_lang[lang])
+        order = stable_order(by_lang[lang], seed)
         # extract in batches (groff is a subprocess per page) until the budget is spent
         batch = 32
         for start in range(0, len(order), batch):
@@ -653,11 +688,14 @@ def write_jsonl(path: Path, docs: list[dict], compress: bool) -> int:
     return len(raw)
 
 
-def write_licenses(out: Path, results: list[PackageResult], size: str, missing: list[str]) -> None:
+def write_licenses(
+    out: Path, results: list[PackageResult], size: str, missing: list[str], seed: int = 0
+) -> None:
+    seed_arg = f" --seed {seed}" if seed else ""
     lines = [
         "# Licences of the text in this corpus",
         "",
-        f"Built by `scripts/corpus/build_corpus.py --size {size}` from Debian 12 (bookworm) "
+        f"Built by `scripts/corpus/build_corpus.py --size {size}{seed_arg}` from Debian 12 (bookworm) "
         "packages. Each document's `source` is the Debian package below and its `url` the path "
         "of the page inside that package. The full copyright statement of each package is the "
         "file named in the last column, inside the package (also at "
@@ -779,10 +817,13 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(
         description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    ap.add_argument("--size", choices=["sample", "bench"], default="sample")
     ap.add_argument(
-        "--output", type=Path, default=None, help="output directory (default data/sample or data/bench)"
+        "--size",
+        choices=list(SOURCES),
+        default="sample",
+        help="sample (~3 MB), bench (~150 MB) or heldout (~60 MB from packages the others do not use)",
     )
+    ap.add_argument("--output", type=Path, default=None, help="output directory (default data/<size>)")
     ap.add_argument(
         "--cache",
         type=Path,
@@ -807,6 +848,13 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument(
         "--packages", default=None, help="only these packages (comma separated) of the chosen size"
     )
+    ap.add_argument(
+        "--seed",
+        type=int,
+        default=0,
+        help="order in which files are picked within a budget (0: the default order); another "
+        "seed gives another sample of the same packages",
+    )
     ap.add_argument("--offline", action="store_true", help="never call apt-get; use the cache")
     ap.add_argument("--jobs", type=int, default=os.cpu_count() or 2)
     ap.add_argument(
@@ -830,7 +878,7 @@ def main(argv: list[str] | None = None) -> int:
     budget = args.budget or BUDGET[args.size]
     compress = (args.compress or ("gz" if args.size == "sample" else "none")) == "gz"
     langs = {x.strip() for x in args.langs.split(",") if x.strip()}
-    sources = SAMPLE_SOURCES if args.size == "sample" else BENCH_SOURCES
+    sources = SOURCES[args.size]
     if args.packages:
         wanted = set(args.packages.split(","))
         sources = [s for s in sources if s.package in wanted]
@@ -848,7 +896,7 @@ def main(argv: list[str] | None = None) -> int:
             if deb is None:
                 missing.append(src.package)
                 continue
-            res = build_package(src, deb, cache, budget, langs, pool)
+            res = build_package(src, deb, cache, budget, langs, pool, args.seed)
             if not res.docs:
                 log(f"[{i}/{len(sources)}] {src.package}: no documents")
                 missing.append(src.package)
@@ -865,7 +913,7 @@ def main(argv: list[str] | None = None) -> int:
             )
     if (args.html or ("yes" if args.size == "sample" and not args.packages else "no")) == "yes":
         write_html_sample(out, cache, args.offline)
-    write_licenses(out, results, args.size, missing)
+    write_licenses(out, results, args.size, missing, args.seed)
     if args.langid_report:
         langid_report(results)
     ndocs = sum(len(r.docs) for r in results)
