@@ -85,7 +85,7 @@ def evaluate_checkpoint(ref: CheckpointRef, settings: EvalSettings, cfg=None) ->
 
 
 def _evaluate(ref: CheckpointRef, settings: EvalSettings) -> dict:
-    from data_prep.pack.corpus import ReadReport
+    from data_prep.readers import ReadResult
     from evals.bpb import bpb_per_language
     from evals.corpus import validation_docs
     from evals.loading import load_model
@@ -117,7 +117,7 @@ def _evaluate(ref: CheckpointRef, settings: EvalSettings) -> dict:
         "tasks": [tf.describe() for tf in task_files],
     }
     if settings.corpus:
-        report = ReadReport()
+        report = ReadResult()
         docs = validation_docs(
             settings.corpus, list(settings.languages), settings.max_docs_per_language, report
         )

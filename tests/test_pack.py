@@ -124,10 +124,10 @@ def test_bad_input_is_reported_and_skipped(setup, tmp_path):
     (corpus / "bg" / "train").mkdir(parents=True)
     (corpus / "bg" / "train" / "cut.jsonl.zst").write_bytes(blob[: len(blob) // 2])
     stats = pack(corpus, tok, tmp_path / "out", PackOptions(workers=1))
-    assert stats["skipped"] == {"invalid_json": 1, "missing_text": 1, "truncated_file": 1}
+    assert stats["skipped"] == {"invalid_json": 1, "missing_text": 1, "corrupt_file": 1}
     assert stats["datasets"]["el"]["documents"] == 12
     assert 0 < stats["datasets"]["bg"]["documents"] < 3000
-    assert {p["reason"] for p in stats["problems"]} == {"invalid_json", "missing_text", "truncated_file"}
+    assert {p["reason"] for p in stats["problems"]} == {"invalid_json", "missing_text", "corrupt_file"}
     assert verify(tmp_path / "out")["ok"]
 
 

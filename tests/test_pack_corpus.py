@@ -1,4 +1,5 @@
-"""Corpus reading for tokenizer/pack: streaming, truncated files, bad lines.
+"""Clean-corpus reading for tokenizer/pack/evals (data_prep.readers.corpus): streaming, truncated
+files, bad lines counted with the same reasons as prep's raw input.
 
 Also home of `make_corpus`, the small multi-script clean corpus the tokenizer, pack and mixture
 tests build (Latin, Greek and Cyrillic scripts, plus Maltese and Latvian diacritics).
@@ -14,7 +15,8 @@ from pathlib import Path
 import pytest
 import zstandard
 
-from data_prep.pack.corpus import ReadReport, discover, iter_documents
+from data_prep.readers import ReadResult
+from data_prep.readers.corpus import discover, read_corpus_file
 from llm_train.errors import DataError
 
 SENTENCES = {
@@ -128,11 +130,11 @@ def test_bad_lines_are_counted_and_skipped(tmp_path):
     lines += [json.dumps({"id": "e", "text": ""}), json.dumps(good[2])]
     path = tmp_path / "x.jsonl.zst"
     path.write_bytes(zstandard.ZstdCompressor().compress(("\n".join(lines) + "\n").encode()))
-    report = ReadReport()
-    docs = list(iter_documents(path, report))
-    assert [d["id"] for d in docs] == ["el-0", "el-1", "el-2"]
-    assert report.skipped == {"invalid_json": 1, "missing_text": 2, "empty_text": 1}
-    assert report.problems[0]["line"] == 2
+    report = ReadResult()
+    docs = [d.to_json() for d in read_corpus_file(path, report)]
+    assert docs == good  # meta (with the raw input's provenance) is kept as written
+    assert report.skipped == {"invalid_json": 1, "missing_text": 1, "not_an_object": 1, "empty_text": 1}
+    assert report.to_json()["problems"][0] == {"reason": "empty_text", "where": f"{path}:7"}
 
 
 @pytest.mark.parametrize("suffix", [".jsonl.zst", ".jsonl.gz"])
@@ -142,11 +144,11 @@ def test_truncated_file_is_reported(tmp_path, suffix):
     blob = zstandard.ZstdCompressor().compress(data) if suffix.endswith("zst") else gzip.compress(data)
     path = tmp_path / f"t{suffix}"
     path.write_bytes(blob[: len(blob) // 2])
-    report = ReadReport()
-    got = list(iter_documents(path, report))
+    report = ReadResult()
+    got = [d.to_json() for d in read_corpus_file(path, report)]
     assert 0 < len(got) < len(docs)
     assert got == docs[: len(got)]  # every document read is whole; the cut tail is dropped
-    assert report.skipped == {"truncated_file": 1}
+    assert report.skipped == {"corrupt_file": 1}
 
 
 def test_multi_frame_zst_reads_every_frame(tmp_path):
@@ -158,8 +160,8 @@ def test_multi_frame_zst_reads_every_frame(tmp_path):
     )
     path = tmp_path / "m.jsonl.zst"
     path.write_bytes(blob)
-    report = ReadReport()
-    assert list(iter_documents(path, report)) == docs
+    report = ReadResult()
+    assert [d.to_json() for d in read_corpus_file(path, report)] == docs
     assert not report.skipped
 
 

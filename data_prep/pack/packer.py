@@ -23,8 +23,8 @@ from pathlib import Path
 from tqdm import tqdm
 
 from data_prep.pack import indexed
-from data_prep.pack.corpus import CorpusFile, discover
 from data_prep.pack.worker import ShardTask, init_worker, marker_path, pack_file
+from data_prep.readers.corpus import CorpusFile, discover
 from llm_train import storage
 from llm_train.data.tokenizer_dir import TOKENIZER_FILE, TokenizerInfo, load_tokenizer
 from llm_train.errors import DataError

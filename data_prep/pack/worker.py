@@ -15,8 +15,9 @@ from pathlib import Path
 
 import numpy as np
 
-from data_prep.pack.corpus import CorpusFile, ReadReport, iter_documents
 from data_prep.pack.indexed import IndexedWriter
+from data_prep.readers import ReadResult
+from data_prep.readers.corpus import CorpusFile, read_corpus_file
 
 SOURCE_SAFE = re.compile(r"[^A-Za-z0-9.-]+")
 
@@ -82,7 +83,7 @@ def pack_file(task: ShardTask) -> dict:
     cpu_started = time.process_time()
     encoder = _encoder(task.tokenizer_file, task.fast)
     dtype = np.dtype(task.dtype)
-    report = ReadReport()
+    report = ReadResult()
     writers: dict[str, IndexedWriter] = {}
     stats: dict[str, dict] = {}
     batch = _Batch()
@@ -103,12 +104,10 @@ def pack_file(task: ShardTask) -> dict:
         batch.texts, batch.names, batch.nbytes = [], [], 0
 
     try:
-        for doc in iter_documents(task.file.path, report):
-            name = dataset_name(task.file.lang, doc.get("source"), task.group_by)
-            text = doc["text"]
-            entry = stats.setdefault(
-                name, {"lang": task.file.lang, "source": doc.get("source"), "text_bytes": 0}
-            )
+        for doc in read_corpus_file(task.file.path, report):
+            name = dataset_name(task.file.lang, doc.source, task.group_by)
+            text = doc.text
+            entry = stats.setdefault(name, {"lang": task.file.lang, "source": doc.source, "text_bytes": 0})
             if task.group_by == "lang":
                 entry["source"] = None
             size = len(text.encode("utf-8"))

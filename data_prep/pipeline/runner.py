@@ -108,8 +108,10 @@ def run_prep(
     stats = build_stats(plan, workdir)
     atomic_write_json(output / "stats.json", stats)
     from data_prep.datacard import write_datacard
+    from data_prep.hf_card import write_hf_card
 
     write_datacard(output, plan, stats)
+    write_hf_card(output)  # README.md: the corpus loads with datasets.load_dataset(output, name=<lang>)
     _cleanup(workdir, plan)
     return PrepRun(output, stats, seconds, tasks_run)
 

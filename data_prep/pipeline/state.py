@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from data_prep.config import PrepConfig
-from data_prep.readers import detect_format
+from data_prep.readers import expand_input
 from llm_train.errors import DataError
 from llm_train.utils.atomic import atomic_write_json
 
@@ -40,16 +40,19 @@ class Shard:
 
 
 def expand_inputs(patterns: list[str], fmt: str = "auto") -> list[Shard]:
-    """Input globs -> sorted, de-duplicated shards. A glob matching nothing is an error."""
+    """Input globs -> sorted, de-duplicated shards. A glob matching nothing is an error; a dataset
+    directory stands for its data files, one shard each."""
     paths: set[str] = set()
     for pattern in patterns:
         matches = sorted(glob.glob(pattern, recursive=True))
         if not matches:
             raise DataError(f"input {pattern!r} matches no file or directory")
         paths.update(matches)
-    shards = []
+    found: dict[str, str] = {}
     for path in sorted(paths):
-        shard_fmt = detect_format(path) if fmt == "auto" else fmt
+        found.update(expand_input(path, fmt))
+    shards = []
+    for path, shard_fmt in sorted(found.items()):
         size = (
             sum(f.stat().st_size for f in Path(path).rglob("*.txt"))
             if Path(path).is_dir()

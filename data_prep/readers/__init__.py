@@ -1,4 +1,12 @@
-"""Readers turn one input shard (a file, or a directory of .txt files) into Documents."""
+"""The one corpus reader: raw input shards for prep, and the clean corpus for the tokenizer, pack
+and evals. Every format yields Documents and counts bad records with one set of reasons
+(`base.REASONS`) in a `ReadResult`.
+
+Formats: `jsonl` (.jsonl/.json/.ndjson, plain, .gz or .zst), `parquet`, `arrow`, `warc` (.warc,
+.warc.gz), `txt` (a directory of .txt files, one document each) and `hf` (a data file of a local
+HuggingFace dataset directory: `expand_input` turns such a directory into its files). The clean
+corpus (`<lang>/<split>/*.jsonl.zst`) is read by `corpus.read_corpus_file`.
+"""
 
 from __future__ import annotations
 
@@ -10,7 +18,7 @@ from data_prep.readers.parquet import ParquetReader
 from data_prep.readers.text import TextDirReader
 from llm_train.errors import DataError
 
-FORMATS = ("jsonl", "parquet", "txt", "warc")
+FORMATS = ("jsonl", "parquet", "arrow", "txt", "warc", "hf")
 _SUFFIXES = {
     ".jsonl": "jsonl",
     ".jsonl.gz": "jsonl",
@@ -18,6 +26,7 @@ _SUFFIXES = {
     ".json": "jsonl",
     ".ndjson": "jsonl",
     ".parquet": "parquet",
+    ".arrow": "arrow",
     ".warc": "warc",
     ".warc.gz": "warc",
 }
@@ -25,15 +34,31 @@ _SUFFIXES = {
 
 def detect_format(path: str) -> str:
     if Path(path).is_dir():
-        return "txt"
+        from data_prep.readers.hf import is_dataset_dir
+
+        return "hf" if is_dataset_dir(path) else "txt"
     name = Path(path).name.lower()
     for suffix, fmt in sorted(_SUFFIXES.items(), key=lambda kv: -len(kv[0])):
         if name.endswith(suffix):
             return fmt
     known = ", ".join(sorted(_SUFFIXES))
     raise DataError(
-        f"{path}: cannot tell the input format from the name (known: {known}, or a directory of .txt)"
+        f"{path}: cannot tell the input format from the name (known: {known}, a directory of .txt, "
+        "or a HuggingFace dataset directory)"
     )
+
+
+def expand_input(path: str, fmt: str = "auto") -> list[tuple[str, str]]:
+    """(path, format) of the shards one input path stands for: a dataset directory is its files."""
+    fmt = detect_format(path) if fmt == "auto" else fmt
+    if fmt == "hf" and Path(path).is_dir():
+        from data_prep.readers.hf import data_files
+
+        files = data_files(path)
+        if not files:
+            raise DataError(f"{path}: a dataset directory without data files")
+        return [(f, "hf") for f in files]
+    return [(path, fmt)]
 
 
 def make_reader(fmt: str, opts: ReaderOptions) -> Reader:
@@ -43,6 +68,10 @@ def make_reader(fmt: str, opts: ReaderOptions) -> Reader:
         return ParquetReader(opts)
     if fmt == "txt":
         return TextDirReader(opts)
+    if fmt in ("arrow", "hf"):
+        from data_prep.readers.hf import ArrowReader, DatasetFileReader
+
+        return ArrowReader(opts) if fmt == "arrow" else DatasetFileReader(opts)
     if fmt == "warc":
         from data_prep.readers.warc import WarcReader
 
@@ -50,4 +79,12 @@ def make_reader(fmt: str, opts: ReaderOptions) -> Reader:
     raise DataError(f"unknown input format {fmt!r}; known: {', '.join(FORMATS)}")
 
 
-__all__ = ["FORMATS", "ReadResult", "Reader", "ReaderOptions", "detect_format", "make_reader"]
+__all__ = [
+    "FORMATS",
+    "ReadResult",
+    "Reader",
+    "ReaderOptions",
+    "detect_format",
+    "expand_input",
+    "make_reader",
+]

@@ -1,8 +1,19 @@
 """What every reader shares: record checks, bad-input counting and document construction.
 
-A reader turns one input shard into Documents. Bad records never raise: they are counted per
-reason in the reader's `StepStats` (as `dropped.read_<reason>`, the filter convention) and a few
-`file:line` samples per reason are kept for the log and stats.json.
+A reader turns one input shard (raw input for prep, or one file of a clean corpus for the
+tokenizer, pack and evals) into Documents. Bad records never raise: they are counted per reason in
+the reader's `StepStats` (as `dropped.read_<reason>`, the filter convention) and a few `file:line`
+samples per reason are kept for the log, stats.json and the pack/tokenizer/eval reports.
+
+The reasons, one set for every format and every caller:
+    invalid_json, not_an_object   a JSON line that is not a JSON object
+    invalid_utf8                  bytes that are not UTF-8 (or lone surrogates from JSON escapes)
+    missing_text, non_string_text the text field is absent / null, or not a string
+    empty_text                    only whitespace (or, for HTML, no main text found)
+    too_large                     above `max_doc_bytes`
+    binary                        binary data decoded as text (see `looks_binary`)
+    corrupt_file                  the rest of a truncated or corrupt file (bad gzip/zstd frame,
+                                  broken parquet or arrow file); what was read before is kept
 """
 
 from __future__ import annotations
@@ -22,10 +33,28 @@ from data_prep.pipeline.stats import StepStats
 log = logging.getLogger(__name__)
 
 SAMPLES_PER_REASON = 5
-# Control characters other than tab, newline, carriage return, vertical tab and form feed.
-_CONTROL = re.compile(r"[\x00-\x08\x0e-\x1f\x7f]")
-# More than this fraction of control characters means the "text" is binary junk.
+REASONS = (
+    "invalid_json",
+    "not_an_object",
+    "invalid_utf8",
+    "missing_text",
+    "non_string_text",
+    "empty_text",
+    "too_large",
+    "binary",
+    "corrupt_file",
+)
+# C0 codes that real text carries besides whitespace: the formatting codes of chat and terminal
+# logs (mIRC bold/colour/reset/reverse/italic/underline \x02 \x03 \x0f \x16 \x1d \x1f, CTCP
+# \x01, ANSI escape \x1b, backspace overstrike \x08). `normalize` strips them.
+_FORMATTING = re.compile(r"[\x01-\x03\x08\x0f\x16\x1b\x1d\x1f]")
+# Every other control code (NUL included): in text they are rare, in binary data common.
+_BINARY_CONTROL = re.compile(r"[\x00\x04-\x07\x0e\x10-\x15\x17-\x1a\x1c\x1e\x7f]")
+# More than this fraction of such codes means the "text" is binary data (UTF-16, packed numbers).
 BINARY_CONTROL_FRACTION = 0.01
+# Formatting codes above this fraction are no longer formatting: a text is mostly letters.
+FORMATTING_FRACTION = 0.3
+_ANY_CONTROL = re.compile(r"[\x00-\x08\x0e-\x1f\x7f]")
 
 
 @dataclass
@@ -35,6 +64,9 @@ class ReaderOptions:
     # Source name for records that carry none; None uses the input file's stem.
     source: str | None = None
     max_doc_bytes: int = 10 * 1024 * 1024
+    # Record the input file and position in meta["input"]; off for the clean corpus, whose
+    # meta["input"] already names the raw input a document came from.
+    record_input: bool = True
 
 
 @dataclass
@@ -61,6 +93,24 @@ class ReadResult:
         self.stats.update(f"source.{doc.source}.docs", 1)
         self.stats.update(f"source.{doc.source}.bytes", nbytes)
 
+    @property
+    def skipped(self) -> dict[str, int]:
+        """Skipped records per reason (without the `read_` prefix)."""
+        return {
+            key.removeprefix("dropped.read_"): int(value)
+            for key, value in sorted(self.stats.counters.items())
+            if key.startswith("dropped.read_") and value
+        }
+
+    def to_json(self) -> dict[str, Any]:
+        """What a consumer of a corpus reports: skipped records per reason and where a few were."""
+        problems = [
+            {"reason": reason.removeprefix("read_"), "where": where}
+            for reason, wheres in sorted(self.samples.items())
+            for where in wheres
+        ]
+        return {"skipped": self.skipped, "problems": problems}
+
     def log_samples(self, shard: str) -> None:
         for reason, where in sorted(self.samples.items()):
             count = int(self.stats[f"dropped.{reason}"])
@@ -68,9 +118,18 @@ class ReadResult:
 
 
 def looks_binary(text: str) -> bool:
-    if "\x00" in text:
+    """Binary data that happened to decode as UTF-8, not text with a few control codes.
+
+    IRC logs with mIRC colour codes, terminal logs with ANSI escapes and man pages with backspace
+    overstrike are text; UTF-16, packed numbers or archives carry many other C0 codes (NUL above
+    all). A stray NUL in a long text is tolerated: `normalize` removes it with the other codes.
+    """
+    if not _ANY_CONTROL.search(text):
+        return False  # nearly every text: one scan
+    n = len(text)
+    if len(_BINARY_CONTROL.findall(text)) > BINARY_CONTROL_FRACTION * n:
         return True
-    return len(_CONTROL.findall(text)) > BINARY_CONTROL_FRACTION * len(text)
+    return len(_FORMATTING.findall(text)) > FORMATTING_FRACTION * n
 
 
 def stable_id(path: str, offset: int | str) -> str:
@@ -112,7 +171,8 @@ def make_document(
     doc_id = str(raw_id) if isinstance(raw_id, str | int) and str(raw_id) else stable_id(path, offset)
     meta = record.get("meta")
     meta = dict(meta) if isinstance(meta, dict) else {}
-    meta["input"] = {"file": path, **position}
+    if opts.record_input:
+        meta["input"] = {"file": path, **position}
     lang = record.get("lang")
     url = record.get("url")
     source = record.get("source")
@@ -128,7 +188,7 @@ def make_document(
 
 def file_stem(path: str) -> str:
     name = path.rstrip("/").rsplit("/", 1)[-1]
-    for suffix in (".gz", ".zst", ".jsonl", ".json", ".parquet", ".warc"):
+    for suffix in (".gz", ".zst", ".jsonl", ".json", ".parquet", ".arrow", ".warc"):
         name = name.removesuffix(suffix)
     return name
 

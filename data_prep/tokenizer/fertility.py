@@ -11,18 +11,19 @@ from collections.abc import Iterable
 
 from tokenizers import Tokenizer
 
-from data_prep.pack.corpus import CorpusFile, ReadReport, iter_documents
+from data_prep.readers import ReadResult
+from data_prep.readers.corpus import CorpusFile, read_corpus_file
 
 BATCH = 256
 
 
-def _batches(files: Iterable[CorpusFile], max_bytes: int, report: ReadReport):
+def _batches(files: Iterable[CorpusFile], max_bytes: int, report: ReadResult):
     taken = 0
     batch: list[str] = []
     for file in files:
-        for doc in iter_documents(file.path, report):
-            batch.append(doc["text"])
-            taken += len(doc["text"].encode("utf-8"))
+        for doc in read_corpus_file(file.path, report):
+            batch.append(doc.text)
+            taken += len(doc.text.encode("utf-8"))
             if len(batch) == BATCH:
                 yield batch
                 batch = []
@@ -35,7 +36,7 @@ def _batches(files: Iterable[CorpusFile], max_bytes: int, report: ReadReport):
 
 
 def measure_fertility(
-    tokenizer: Tokenizer, files: list[CorpusFile], max_bytes_per_lang: int, report: ReadReport
+    tokenizer: Tokenizer, files: list[CorpusFile], max_bytes_per_lang: int, report: ReadResult
 ) -> dict[str, dict]:
     """{lang: {documents, words, bytes, tokens, tokens_per_word, bytes_per_token}}."""
     by_lang: dict[str, list[CorpusFile]] = {}

@@ -18,7 +18,8 @@ from collections import defaultdict
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-from data_prep.pack.corpus import CorpusFile, ReadReport, iter_documents
+from data_prep.readers import ReadResult
+from data_prep.readers.corpus import CorpusFile, read_corpus_file
 
 
 @dataclass
@@ -42,13 +43,13 @@ def temperature_shares(sizes: dict[str, int], alpha: float) -> dict[str, float]:
     return {lang: value / norm for lang, value in raw.items()}
 
 
-def measure(files: list[CorpusFile], report: ReadReport) -> dict[str, tuple[int, int]]:
+def measure(files: list[CorpusFile], report: ReadResult) -> dict[str, tuple[int, int]]:
     """(text bytes, documents) per language, read from the documents themselves."""
     sizes: dict[str, list[int]] = defaultdict(lambda: [0, 0])
     for file in files:
         entry = sizes[file.lang]
-        for doc in iter_documents(file.path, report):
-            entry[0] += len(doc["text"].encode("utf-8"))
+        for doc in read_corpus_file(file.path, report):
+            entry[0] += len(doc.text.encode("utf-8"))
             entry[1] += 1
     return {lang: (b, d) for lang, (b, d) in sizes.items()}
 
@@ -78,16 +79,16 @@ def copies(seed: int, lang: str, key: str, rate: float) -> int:
 
 
 def iter_sample(
-    files: list[CorpusFile], plan: list[LanguageShare], seed: int, report: ReadReport
+    files: list[CorpusFile], plan: list[LanguageShare], seed: int, report: ReadResult
 ) -> Iterator[str]:
     rates = {share.lang: share.rate for share in plan}
     for file in files:
         rate = rates.get(file.lang, 0.0)
         if rate <= 0:
             continue
-        for index, doc in enumerate(iter_documents(file.path, report)):
-            # Documents without an id are keyed by position, which is stable for a fixed corpus.
-            key = str(doc.get("id") or f"{file.path.name}:{index}")
-            text = doc["text"]
+        for doc in read_corpus_file(file.path, report):
+            # Documents without an id get one from their position, stable for a fixed corpus.
+            key = doc.id
+            text = doc.text
             for _ in range(copies(seed, file.lang, key, rate)):
                 yield text

@@ -14,7 +14,8 @@ from pathlib import Path
 
 from tokenizers import Tokenizer, pre_tokenizers, trainers
 
-from data_prep.pack.corpus import ReadReport, discover
+from data_prep.readers import ReadResult
+from data_prep.readers.corpus import discover
 from data_prep.tokenizer import sampling
 from data_prep.tokenizer.fertility import measure_fertility, render_table
 from data_prep.tokenizer.model import build_untrained
@@ -55,7 +56,7 @@ def train(corpus: str | Path, output: str | Path, options: TrainOptions) -> dict
     """Train on a balanced sample of `<corpus>/*/train`, measure fertility on validation, save."""
     options.check()
     started = time.monotonic()
-    report = ReadReport()
+    report = ReadResult()
     files = discover(corpus, "train", options.langs)
     logger.info("measuring %d train files", len(files))
     sizes = sampling.measure(files, report)
@@ -107,7 +108,7 @@ def save(
     options: TrainOptions,
     plan: list[sampling.LanguageShare],
     fertility: dict,
-    report: ReadReport,
+    report: ReadResult,
 ) -> dict:
     # transformers writes tokenizer_config.json / special_tokens_map.json in the format it reads back.
     from transformers import PreTrainedTokenizerFast

@@ -23,7 +23,8 @@ HELP_URL_BASE = "https://help.libreoffice.org/7.4/"
 def write_warc(
     path, records, gzip: bool = True, *, date: str = "2024-01-01T00:00:00Z", warcinfo: bool = True
 ) -> Path:
-    """Write ``records`` (a list of ``(url, html_bytes)``) as WARC response records.
+    """Write ``records`` (a list of ``(url, html_bytes)`` or ``(url, html_bytes, extra_headers)``,
+    extra headers as ``(name, value)`` pairs) as WARC response records.
 
     Each record carries an HTTP/1.1 200 response with ``Content-Type: text/html;
     charset=utf-8`` and ``Content-Length`` headers, as a crawler would store it. The WARC date
@@ -44,7 +45,7 @@ def write_warc(
             )
             info.rec_headers.replace_header("WARC-Date", date)
             writer.write_record(info)
-        for url, body in records:
+        for url, body, *extra in records:
             if isinstance(body, str):
                 body = body.encode("utf-8")
             http_headers = StatusAndHeaders(
@@ -53,6 +54,7 @@ def write_warc(
                     ("Content-Type", "text/html; charset=utf-8"),
                     ("Content-Length", str(len(body))),
                     ("Date", http_date),
+                    *(extra[0] if extra else []),
                 ],
                 protocol="HTTP/1.1",
             )
