@@ -7,6 +7,7 @@ import time
 from pathlib import Path
 
 from evals.report.data import RunSeries, load_run
+from evals.report.energy import QUANTITIES, planned_vs_measured
 from evals.report.plots import plot_bpb, plot_loss, plot_tasks
 from llm_train.utils.atomic import atomic_write_text
 
@@ -57,6 +58,35 @@ def _task_table(runs: list[RunSeries]) -> list[str]:
     return out
 
 
+def _g(x) -> str:
+    return "–" if x is None else f"{x:.4g}"
+
+
+def _energy_table(runs: list[RunSeries]) -> list[str]:
+    rows = [c for c in (planned_vs_measured(run) for run in runs) if c is not None]
+    if not rows:
+        return []
+    out = [
+        "## Planned vs measured: GPU-hours, energy, CO2",
+        "",
+        "Planned: `llm-train plan` for the run's resolved config, the devices it ran on and the tokens it "
+        "trained. Measured: the run's newest energy record in metrics.jsonl (energy includes the PUE).",
+        "",
+        "| run | quantity | planned | measured | measured / planned |",
+        "|---|---|---:|---:|---:|",
+    ]
+    for c in rows:
+        for q in QUANTITIES:
+            planned, measured = c.planned[q], c.measured[q]
+            ratio = f"{measured / planned:.3g}" if planned and measured is not None else "–"
+            out.append(f"| {c.run} | {q} | {_g(planned)} | {_g(measured)} | {ratio} |")
+    out.append("")
+    for c in rows:
+        out.append(f"- {c.run}: measured energy source: **{c.source}**; planned: `{c.command}`")
+        out += [f"  - {note}" for note in c.notes]
+    return [*out, ""]
+
+
 def write_report(run_dirs: list[str | Path], output: Path, suite: str = "default") -> Path:
     output = Path(output)
     output.mkdir(parents=True, exist_ok=True)
@@ -77,7 +107,7 @@ def write_report(run_dirs: list[str | Path], output: Path, suite: str = "default
     lines.append("")
     for title, path in plots:
         lines += [f"## {title}", "", f"![{title}]({path.name})" if path else "_no data yet_", ""]
-    lines += _bpb_table(runs) + _task_table(runs)
+    lines += _bpb_table(runs) + _task_table(runs) + _energy_table(runs)
     report = output / "report.md"
     atomic_write_text(report, "\n".join(lines))
     return report

@@ -31,6 +31,9 @@ class TrackingConfig(Section):
     aim_repo: str | None = None
     system_metrics: bool = True
     system_metrics_interval_s: PositiveInt = 60
+    # kWh, CO2 and GPU-hours on every logged step: NVML / RAPL counters where readable, else the
+    # cluster profile's power figures (llm_train.trainer.energy).
+    energy: bool = True
 
 
 class EvalConfig(Section):

@@ -3,12 +3,15 @@
 Published GPU-hours are allocation hours: they include restarts after failures, checkpoint
 writes, evaluations and queue gaps inside the allocation. `goodput` is the share of allocated
 time that trains; 0.9 follows Meta's Llama 3 report (">90% effective training time" at 16k GPUs).
-Energy is (GPUs x average GPU power + nodes x the rest of the node) x time x PUE.
+Energy is (GPUs x average GPU power + nodes x the rest of the node) x time x PUE, by the same
+rule (`llm_train.energy.footprint`) the trainer uses when it has no counters to read.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+
+from llm_train.energy.footprint import co2_kg, estimated_power_w, facility_kwh
 
 DEFAULT_GOODPUT = 0.9
 
@@ -56,8 +59,8 @@ def estimate_cost(
     wall_h = train_seconds / goodput / 3600
     nodes = -(-gpus // max(1, gpus_per_node))
     energy = co2 = None
-    if gpu_power_w:
-        watts = gpus * gpu_power_w + nodes * (node_base_power_w or 0.0)
-        energy = watts * wall_h * pue / 1000
-        co2 = energy * grid_g_co2_per_kwh / 1e6
+    watts = estimated_power_w(gpus, nodes, gpu_power_w, node_base_power_w)
+    if watts is not None:
+        energy = facility_kwh(watts * wall_h * 3600, pue)
+        co2 = co2_kg(energy, grid_g_co2_per_kwh) / 1000
     return Cost(wall_h, wall_h * gpus, wall_h * nodes, energy, co2, budget_gpu_hours)

@@ -53,7 +53,7 @@ class TrackingCallback(Callback):
                 metrics.get("step_time_s", 0.0),
                 " | skipped" if metrics.get("skipped") else "",
             )
-        else:
+        elif context.get("subset") == "valid":  # other records (energy) are written, not printed
             extra = f" | bpb {metrics['bpb']:.4f}" if "bpb" in metrics else ""
             log.info(
                 "valid %s step %d | loss %.4f%s", context.get("lang", "all"), step, metrics["loss"], extra
