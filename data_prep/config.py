@@ -62,24 +62,27 @@ class OutputSection(Section):
 
 
 class SlurmSection(Section):
+    # The cluster profile (configs/cluster/NAME.yaml; `--cluster`) the job arrays are built from:
+    # modules, container, environment, account, partition and QoS, exactly as for training.
+    cluster: str | None = None
+    # Overrides of the profile's values for the prep arrays (like `llm-train submit`'s flags).
     partition: str | None = None
     account: str | None = None
     qos: str | None = None
     time: str = Field("04:00:00", pattern=r"^(\d+-)?\d{1,2}(:\d{2}){0,2}$")
-    cpus_per_task: PositiveInt = 2
-    mem: str = Field("16G", pattern=r"^\d+[KMGT]?$")
+    # Unset: the profile's cpus_per_task and mem.
+    cpus_per_task: PositiveInt | None = None
+    mem: str | None = Field(None, pattern=r"^\d+[KMGT]?$")
     # At most this many array tasks run at once (`--array=0-N%limit`).
     array_limit: PositiveInt = 32
     # Input shards handled by one array task, one after the other.
     shards_per_task: PositiveInt = 1
-    python: str = "python"
-    # Shell lines run before the task (e.g. `module load python`, `source venv/bin/activate`).
-    setup: list[str] = []
-    # Extra `#SBATCH` options, without the prefix (e.g. `--constraint=cpu`).
+    # Seconds between the driver's sacct queries of a running array (progress comes from the
+    # tasks' done markers; a site may ask for a slower pace).
+    poll_s: float = Field(30.0, gt=0)
+    # Extra `#SBATCH` options of the prep arrays (e.g. `--hint=nomultithread`), checked like the
+    # profile's own `slurm.extra_sbatch`.
     extra: list[str] = []
-    # Run each array task's rendered script here, one after the other, instead of submitting it:
-    # checks a script on a login node, or runs the Slurm layout where no Slurm exists.
-    run_locally: bool = False
 
 
 class ExecutorSection(Section):

@@ -37,7 +37,7 @@ from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeEl
 from rich.table import Table
 
 from llm_train.run_dir import RunDir
-from llm_train.slurm import query
+from llm_train.slurm.handle import slurm_states
 
 REPO = Path(__file__).resolve().parents[1]
 EXPERIMENT = REPO / "configs" / "experiments" / "demo-cpu.yaml"
@@ -400,14 +400,13 @@ def submit(llm_train: list[str], argv: list[str], env: dict) -> list[str]:
 def wait_jobs(ids: list[str]) -> dict[str, str]:
     """Poll the chain through the Slurm layer until every job ended. A failed stage's dependents
     end by themselves: `submit` gives them --kill-on-invalid-dep."""
-    states = dict.fromkeys(ids, "PENDING")
+    found = {j: ("PENDING", False) for j in ids}
     with console.status("waiting for the jobs") as status:
-        while not all(s in query.TERMINAL for s in states.values()):
+        while not all(ended for _, ended in found.values()):
             time.sleep(5)
-            records = query.states(ids)
-            states = {j: records[j].state if j in records else states[j] for j in ids}
-            status.update(f"waiting: {' '.join(f'{j}={s}' for j, s in states.items())}")
-    return states
+            found = slurm_states(ids)
+            status.update(f"waiting: {' '.join(f'{j}={s}' for j, (s, _) in found.items())}")
+    return {j: s for j, (s, _) in found.items()}
 
 
 def chain_argv(p: Paths, args: argparse.Namespace) -> list[str]:

@@ -59,6 +59,45 @@ class Sleep(PipelineStep):
             yield doc
 
 
+# What the Slurm test checks each array task saw: the variables a cluster profile sets.
+PROBED_ENV = (
+    "GLOO_SOCKET_IFNAME",
+    "MKL_NUM_THREADS",
+    "TOKENIZERS_PARALLELISM",
+    "HF_DATASETS_OFFLINE",
+    "OMP_NUM_THREADS",
+    "PYTHONUNBUFFERED",
+)
+
+
+@STEPS.register("test_env_probe")
+class EnvProbe(PipelineStep):
+    """Records, once per process, the job it runs in and the profile variables it sees."""
+
+    name = "test_env_probe"
+
+    def __init__(self, dir: str = ""):
+        super().__init__()
+        self.dir = dir
+
+    def run(self, docs):
+        import os
+        import socket
+
+        if self.dir:
+            record = {
+                "job": os.environ.get("SLURM_JOB_ID"),
+                "array_job": os.environ.get("SLURM_ARRAY_JOB_ID"),
+                "array_task": os.environ.get("SLURM_ARRAY_TASK_ID"),
+                "host": socket.gethostname(),
+                "env": {k: os.environ.get(k) for k in PROBED_ENV},
+            }
+            path = Path(self.dir) / f"{record['job'] or 'local'}-{os.getpid()}.json"
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(json.dumps(record))
+        yield from docs
+
+
 def sample_docs(limit: int | None = None, min_chars: int = 800) -> list[dict]:
     """Real documents from the committed sample corpus (long ones, so near-copies stay near)."""
     docs = []

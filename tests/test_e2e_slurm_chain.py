@@ -34,8 +34,8 @@ def test_demo_chain_runs_every_stage_on_slurm(slurm_cluster, tmp_path):
     run_dir = tmp_path / "runs" / "demo-cpu" / "chain"
     events = [json.loads(line) for line in (run_dir / "slurm" / "events.jsonl").read_text().splitlines()]
     finished = [e for e in events if e["event"] == "finished"]
-    # prep, tokenizer and pack (generic), then train and eval, each exactly once and in order.
-    assert [e["kind"] for e in finished] == ["generic", "generic", "generic", "train", "eval"]
+    # prep, tokenizer and pack, then train and eval, each exactly once and in order.
+    assert [e["kind"] for e in finished] == ["prep", "tokenizer", "pack", "train", "eval"]
     assert all(e["exit_code"] == 0 for e in finished)
     train_start = next(e for e in events if e["event"] == "started" and e["kind"] == "train")
     assert train_start["num_nodes"] == 2 and train_start["checkpoint"] == "none"
@@ -48,4 +48,6 @@ def test_demo_chain_runs_every_stage_on_slurm(slurm_cluster, tmp_path):
     assert (run_dir / "checkpoints" / "latest").read_text().strip() == f"step-{STEPS}"
     records = [json.loads(line) for line in (run_dir / "evals" / "results.jsonl").read_text().splitlines()]
     assert records and set(records[-1]["bpb"]["languages"]) == set(LANGS)
-    assert len(list((run_dir / "slurm").glob("*.sbatch"))) == 5
+    # Four rendered scripts; the eval stage is a submitit function job with its script in slurm/eval/.
+    assert len(list((run_dir / "slurm").glob("*.sbatch"))) == 4
+    assert len(list((run_dir / "slurm" / "eval").glob("*/*_submission.sh"))) == 1

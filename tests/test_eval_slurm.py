@@ -1,5 +1,6 @@
-"""The watcher's Slurm mode: jobs built and rendered by the project's Slurm layer, and real submissions
-to the local Slurm cluster: one job array for a backfill, each checkpoint evaluated once."""
+"""The watcher's Slurm mode: eval jobs built by the project's Slurm layer as submitit function jobs,
+and real submissions to the local Slurm cluster: one job array for a backfill, each checkpoint
+evaluated once, a job that ends without a result recorded as a failure."""
 
 from __future__ import annotations
 
@@ -16,7 +17,9 @@ from evals.slurm import eval_job
 from evals.watcher import Watcher
 from llm_train.config import load_config
 from llm_train.errors import ConfigError
+from llm_train.slurm import events
 from llm_train.slurm.build import SubmitOptions
+from llm_train.slurm.job import JobArray
 from llm_train.slurm.render import render
 from tests.test_eval_support import REPO, tiny_spec, world, write_checkpoint
 
@@ -35,10 +38,10 @@ def test_eval_job_is_built_by_the_slurm_layer():
         "llm-train",
         Path("/srv/project"),
     )
-    assert (job.kind, job.name, job.resources.array, job.resources.time) == (
+    assert (job.kind, job.name, job.array, job.resources.time) == (
         "eval",
         "demo-cpu-eval",
-        "0-2",
+        JobArray(3),
         "00:30:00",
     )
     assert job.command == (
@@ -46,16 +49,19 @@ def test_eval_job_is_built_by_the_slurm_layer():
         "eval",
         "run",
         "/runs/demo-cpu/r1",
-        "--array-steps",
-        "100,200,300",
+        "--step",
+        "100",
         "--settings",
         str(settings),
         "--no-track",
     )
-    text = render(job)
-    assert "#SBATCH --array=0-2" in text and "--array-steps 100,200,300" in text
+    text = render(job)  # submitit's script, with the profile's environment and this array
+    assert (
+        "#SBATCH --array=0-2%3" in text and "-m submitit.core._submit /runs/demo-cpu/r1/slurm/eval/%j" in text
+    )
+    assert "export GLOO_SOCKET_IFNAME=lo" in text and "#SBATCH --partition=debug" in text
     single = eval_job(resolved, Path("/runs/demo-cpu/r1"), [100], settings, SubmitOptions(), "llm-train")
-    assert single.resources.array is None and single.command[4:6] == ("--step", "100")
+    assert single.array is None and single.command[4:6] == ("--step", "100")
     with pytest.raises(ConfigError, match="partition"):
         eval_job(resolved, Path("/r"), [1], settings, SubmitOptions(partition="nope"), "llm-train")
 
@@ -96,8 +102,12 @@ def test_watcher_backfills_with_a_job_array_then_one_job_per_new_checkpoint(slur
     records = read_records(run_dir / "evals" / "results.jsonl")
     assert sorted(r["step"] for r in records) == [10, 20, 30]
     assert all(r["kind"] == "result" for r in records), [r.get("error") for r in records]
-    scripts = sorted((run_dir / "slurm").glob("eval-*.sbatch"))  # the layer keeps every submitted script
-    assert len(scripts) == 2 and "#SBATCH --array=0-1" in scripts[0].read_text() + scripts[1].read_text()
+    # submitit keeps every submitted script in the run dir: the backfill array, then the single job.
+    scripts = sorted(
+        (run_dir / "slurm" / "eval").glob("*/*_submission.sh"), key=lambda p: int(p.name.split("_")[0])
+    )
+    assert len(scripts) == 2 and "#SBATCH --array=0-1%2" in scripts[0].read_text()
+    assert [e["event"] for e in events.read(run_dir) if e["kind"] == "eval"].count("finished") == 3
     logged = json.loads((run_dir / "evals" / "aim_logged.json").read_text())
     assert sorted(logged) == sorted(r["id"] for r in records)
 

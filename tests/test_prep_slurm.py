@@ -1,101 +1,150 @@
-"""Slurm executor: the array sbatch script (snapshot), and array tasks run through that script."""
+"""Prep job arrays from every site profile: the script each site would get (snapshots), the option
+check, and how tasks are grouped. Nothing here talks to Slurm (tests/test_slurm_prep.py does)."""
 
 from __future__ import annotations
 
+import os
+import subprocess
+from pathlib import Path
+
 import pytest
 
+from data_prep.cli.prep import main as prep_main
 from data_prep.config import SlurmSection
-from data_prep.pipeline.slurm_executor import ArraySpec, array_ranges, render_sbatch
+from data_prep.pipeline.executor import ArrayExecutor, prep_array_job
+from data_prep.pipeline.state import Workdir
+from data_prep.pipeline.tasks import Task
 from llm_train.errors import ConfigError
-from tests.prep_support import REPO, TEST_CONFIG, make_corpus, tree_bytes
+from llm_train.slurm import functions
+from llm_train.slurm.profile import load_site
+from tests.prep_support import REPO, TEST_CONFIG, make_corpus
 
-EXPECTED_SBATCH = """\
-#!/bin/bash
-#SBATCH --job-name=prep-shard
-#SBATCH --array=0-2,5,7-8%8
-#SBATCH --ntasks=1
-#SBATCH --cpus-per-task=2
-#SBATCH --mem=16G
-#SBATCH --time=04:00:00
-#SBATCH --output=/scratch/clean/.prep/slurm/logs/%x-%A_%a.out
-#SBATCH --partition=cpu
-#SBATCH --account=proj123
-#SBATCH --constraint=cpu
-
-set -euo pipefail
-module load python/3.11
-source /proj/venv/bin/activate
-export OMP_NUM_THREADS=2
-exec python3 -m data_prep.pipeline.array_task --output /scratch/clean --stage shard --group-size 2
-"""
+CONFIGS = REPO / "configs"
+SNAPSHOTS = REPO / "tests" / "snapshots" / "sbatch"
+SLURM_PROFILES = sorted(
+    p.stem for p in (CONFIGS / "cluster").glob("*.yaml") if "scheduler: slurm" in p.read_text()
+)
+UPDATE = os.environ.get("LLM_TRAIN_UPDATE_SNAPSHOTS") == "1"
+OUTPUT = "/scratch/clean"
+PYTHON = "/opt/llm-train/venv/bin/python"
 
 
-def spec(**slurm) -> ArraySpec:
-    section = SlurmSection(
-        partition="cpu",
-        account="proj123",
-        setup=["module load python/3.11", "source /proj/venv/bin/activate"],
-        extra=["--constraint=cpu"],
-        array_limit=8,
-        shards_per_task=2,
-        **slurm,
+@pytest.fixture(autouse=True)
+def accounts(monkeypatch):
+    for var in ("BUDGET_ACCOUNTS", "SBATCH_ACCOUNT", "LLM_TRAIN_ACCOUNT"):
+        monkeypatch.setenv(var, "proj-demo")
+
+
+def array_script(
+    site_name: str, slurm: SlurmSection = SlurmSection(shards_per_task=2), groups: int = 40
+) -> str:
+    site = load_site(site_name, "prep-eu", configs_root=CONFIGS)
+    job = prep_array_job(site, slurm, OUTPUT, "shard", groups, workdir=Path("/scratch/work"))
+    return functions.sbatch_text(job, Path(OUTPUT) / ".prep" / "slurm" / "prep-array" / "%j", python=PYTHON)
+
+
+@pytest.mark.parametrize("site", SLURM_PROFILES)
+def test_prep_array_script_per_site(site):
+    """The same site environment as the training script: modules, setup, exports, container,
+    account, partition; one array of 40 groups, at most array_limit at once."""
+    text = array_script(site)
+    path = SNAPSHOTS / f"prep-array-{site}.sbatch"
+    if UPDATE or not path.exists():
+        if not UPDATE:
+            pytest.fail(f"no reference script {path}; run with LLM_TRAIN_UPDATE_SNAPSHOTS=1 and review it")
+        path.write_text(text)
+    assert text == path.read_text(), (
+        f"{path.name} changed; review and update with LLM_TRAIN_UPDATE_SNAPSHOTS=1"
     )
-    return ArraySpec(
-        job_name="prep-shard",
-        output="/scratch/clean",
-        stage="shard",
-        groups=(0, 1, 2, 5, 7, 8),
-        group_size=2,
-        log_dir="/scratch/clean/.prep/slurm/logs",
-        python="python3",
-        slurm=section,
+    subprocess.run(["bash", "-n"], input=text, text=True, check=True)
+    assert "#SBATCH --array=0-39%32" in text and "#SBATCH --job-name=prep-eu-shard" in text
+    train = (SNAPSHOTS / f"train-{site}.sbatch").read_text()
+    # Every module, setup line and export of the training script is here too (not its rendezvous
+    # address, nor its per-rank thread count).
+    for line in train.splitlines():
+        if line.startswith(("module ", "export ", "source ")) and not any(
+            train_only in line for train_only in ("MASTER_", "OMP_NUM_THREADS")
+        ):
+            assert line in text.splitlines(), (site, line)
+
+
+def test_juwels_prep_array_carries_the_site_modules():
+    text = (SNAPSHOTS / "prep-array-juwels-booster.sbatch").read_text()
+    assert "module load Stages/2024" in text and "#SBATCH --account=proj-demo" in text
+    assert "#SBATCH --partition=booster" in text and "#SBATCH --exclusive" in text
+
+
+def test_prep_options_override_the_profile():
+    slurm = SlurmSection(
+        partition="develbooster",
+        qos="normal",
+        time="00:30:00",
+        mem="64G",
+        array_limit=4,
+        extra=["--hint=nomultithread"],
     )
+    text = array_script("juwels-booster", slurm, groups=10)
+    for option in (
+        "--partition=develbooster",
+        "--qos=normal",
+        "--time=30",
+        "--mem=64G",
+        "--array=0-9%4",
+        "--hint",
+    ):
+        assert f"#SBATCH {option}" in text
 
 
-def test_render_sbatch_snapshot():
-    assert render_sbatch(spec()) == EXPECTED_SBATCH
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
+        ("--hnt=nomultithread", "sbatch has no option --hnt; did you mean --hint?"),
+        ("--array=0-3", "--array is set by the job layer"),
+        ("constraint=cpu", "expected '--option[=value]'"),
+    ],
+)
+def test_bad_prep_options_are_refused_with_the_valid_ones(extra, message):
+    with pytest.raises(ConfigError) as err:
+        array_script("juwels-booster", SlurmSection(extra=[extra]))
+    text = str(err.value)
+    assert message in text and "executor.slurm.extra:" in text
+    if "no option" in message:
+        assert "valid options: " in text and "--hint" in text.split("valid options: ")[1]
 
 
-def test_array_ranges():
-    assert array_ranges([0]) == "0"
-    assert array_ranges([3, 1, 2, 9, 10, 12]) == "1-3,9-10,12"
-
-
-@pytest.mark.parametrize("bad", ["constraint=cpu", "--array=0-3", "--output=x", "-p cpu"])
-def test_extra_options_are_checked(bad):
-    with pytest.raises(ConfigError, match="executor.slurm.extra"):
-        render_sbatch(ArraySpec(**{**spec().__dict__, "slurm": SlurmSection(extra=[bad])}))
-
-
-def test_slurm_executor_runs_array_tasks_and_matches_local(tmp_path, monkeypatch):
-    from data_prep.cli.prep import main as prep_main
-
-    # The array tasks are separate processes: they import the test steps plugin from the repo.
-    monkeypatch.setenv("PYTHONPATH", str(REPO))
-
-    make_corpus(tmp_path / "in", shards=3, per_shard=6)
+def test_cli_refuses_a_bad_profile_option_before_writing_anything(tmp_path, capsys):
+    make_corpus(tmp_path / "in", shards=2, per_shard=4)
     config = tmp_path / "prep.yaml"
-    config.write_text(TEST_CONFIG, encoding="utf-8")
-    base = ["--input", str(tmp_path / "in" / "*.jsonl.gz"), "--config", str(config), "--no-progress"]
-    assert prep_main([*base, "--output", str(tmp_path / "local")]) == 0
-    slurm_out = tmp_path / "slurm"
-    assert (
+    config.write_text(TEST_CONFIG)
+    out = tmp_path / "out"
+    base = ["--input", str(tmp_path / "in" / "*.jsonl.gz"), "--output", str(out), "--config", str(config)]
+    with pytest.raises(ConfigError, match="did you mean --hint"):
         prep_main(
-            [
-                *base,
-                "--output",
-                str(slurm_out),
-                "--executor",
-                "slurm",
-                "executor.slurm.shards_per_task=2",
-                "executor.slurm.run_locally=true",
-            ]
+            [*base, "--executor", "slurm", "--cluster", "juwels-booster", "executor.slurm.extra=[--hnt=x]"]
         )
-        == 0
-    )
-    scripts = slurm_out / ".prep" / "slurm"
-    shard_script = (scripts / "shard.sbatch").read_text()
-    assert "#SBATCH --array=0-1%32" in shard_script and "--stage shard --group-size 2" in shard_script
-    assert (scripts / "dedup.sbatch").exists() and (scripts / "write.sbatch").exists()
-    assert len(list((scripts / "logs").glob("prep-test-shard-local_*.out"))) == 2
-    assert tree_bytes(slurm_out) == tree_bytes(tmp_path / "local")
+    with pytest.raises(ConfigError, match="no cluster config named 'nosuchsite'"):
+        prep_main([*base, "--executor", "slurm", "--cluster", "nosuchsite"])
+    with pytest.raises(ConfigError, match="profile 'local' has no Slurm"):
+        prep_main([*base, "--executor", "slurm", "--cluster", "local"])
+    assert not out.exists()
+
+
+def test_local_groups_balance_input_bytes_and_slurm_groups_are_consecutive(tmp_path):
+    from data_prep.config import load_prep_config
+    from data_prep.pipeline.runner import prepare_plan
+
+    make_corpus(tmp_path / "in", shards=6, per_shard=4)
+    config = tmp_path / "prep.yaml"
+    config.write_text(TEST_CONFIG)
+    resolved = load_prep_config(config, [], {"input": {"paths": [str(tmp_path / "in" / "*.jsonl.gz")]}})
+    workdir = Workdir(tmp_path / "out")
+    plan = prepare_plan(resolved, workdir)
+    tasks = [Task("shard", i) for i in range(len(plan.shards))]
+    groups = ArrayExecutor(workers=2).groups(workdir, tasks)
+    assert sorted(i for g in groups for i in g) == list(range(len(plan.shards))) and len(groups) == 2
+    loads = [sum(plan.shards[i].bytes for i in g) for g in groups]
+    assert max(loads) - min(loads) <= max(s.bytes for s in plan.shards)
+    site = load_site("local-slurm", "prep", configs_root=CONFIGS)
+    slurm = ArrayExecutor(site=site, slurm=SlurmSection(shards_per_task=4))
+    assert slurm.groups(workdir, [tasks[1], tasks[2], tasks[4]]) == [[1, 2, 4]]
+    assert ArrayExecutor(site=site, slurm=SlurmSection()).groups(workdir, tasks[:2]) == [[0], [1]]

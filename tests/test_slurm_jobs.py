@@ -276,3 +276,48 @@ def test_jobs_and_logs_commands(slurm_cluster, tmp_path, capsys):
     assert job_id in table and "COMPLETED" in table and "finished" in table
     assert cli(["logs", str(run_dir), "-n", "5"]) == 0
     assert "hello-from-the-job" in capsys.readouterr().out
+
+
+def test_burn_in_runs_once_on_every_node(slurm_cluster, tmp_path, capsys):
+    """The burn-in kind: one submitit task per node of the allocation, each running the burn-in
+    command in its own process and returning that node's verdict (the checks are not tested here)."""
+    import submitit
+
+    from llm_train.slurm.handle import JobHandle
+
+    code = cli(
+        ["submit", str(experiment(tmp_path)), "--cluster", "local-slurm", "--kind", "burn-in"]
+        + ["-t", "5", "--run-id", "burn"]
+    )
+    assert code == 0
+    run_dir = tmp_path / "runs" / "mech" / "burn"
+    (sub,) = events.submitted_jobs(run_dir)
+    assert sub["kind"] == "burn-in" and sub["tasks"] == 1
+    script = Path(sub["script"]).read_text()
+    assert "#SBATCH --nodes=2" in script and "#SBATCH --ntasks-per-node=1" in script
+    assert f"llm-train doctor --burn-in --cluster local-slurm --run-dir {run_dir}" in script  # what it runs
+    handle = JobHandle(sub["job_id"], run_dir, Path(sub["script"]), "burn-in")
+    assert handle.wait(timeout=120, poll=1) == "COMPLETED"
+    job = submitit.SlurmJob(run_dir / "slurm" / "burn-in" / "%j", sub["job_id"], tasks=[0, 1])
+    verdicts = job.results()
+    assert sorted(v["node"] for v in verdicts) == ["n1", "n2"]
+    assert all(isinstance(v["exit_code"], int) and "output" in v for v in verdicts)
+    started = [e for e in events.read(run_dir) if e["event"] == "started"]
+    assert sorted((e["node"], e["task"]) for e in started) == [("n1", 0), ("n2", 1)]
+
+
+def test_a_function_job_waits_for_its_chain(slurm_cluster, tmp_path):
+    """afterok is the layer's own: a function job (eval) after a failed script job never starts."""
+    resolved, _, _, run_dir, _ = _generic(tmp_path, "exit 5", SubmitOptions(time="2"))
+    failing = build_job(*_generic(tmp_path, "exit 5", SubmitOptions(time="2")))
+    evaluation = build_job(
+        resolved, "eval", ["llm-train", "eval", str(run_dir)], run_dir, SubmitOptions(time="2")
+    )
+    first, second = submit_chain([failing, evaluation])
+    assert first.wait(timeout=60, poll=1) == "FAILED"
+    assert second.wait(timeout=60, poll=1) == "CANCELLED"
+    submitted = events.submitted_jobs(run_dir)
+    assert (
+        submitted[1]["kind"] == "eval"
+        and submitted[1]["sbatch_args"][0] == f"--dependency=afterok:{first.job_id}"
+    )

@@ -1,5 +1,6 @@
-"""sbatch rendering: snapshots per cluster profile, validation before submission, time parsing,
-site detection. Pure functions only; nothing here talks to Slurm."""
+"""sbatch rendering of every job kind: snapshots per cluster profile, validation before submission
+(one option check for every kind), time parsing, site detection. Pure functions only; nothing here
+talks to Slurm."""
 
 from __future__ import annotations
 
@@ -12,7 +13,10 @@ import pytest
 from llm_train.cli.main import main as cli
 from llm_train.config import load_config
 from llm_train.errors import ConfigError
+from llm_train.slurm import functions
 from llm_train.slurm.build import SubmitOptions, build_job
+from llm_train.slurm.job import KINDS, JobArray
+from llm_train.slurm.profile import load_site
 from llm_train.slurm.render import render
 from llm_train.slurm.sites import detect_site
 from llm_train.slurm.timefmt import format_time, parse_time
@@ -41,15 +45,39 @@ def resolved(cluster: str, *overrides: str):
     return load_config(EXPERIMENT, [*fits, *overrides], cluster=cluster)
 
 
+COMMANDS = {
+    "train": ["llm-train", "train", f"{RUN_DIR}/config.yaml", "--run-id", "run-1"],
+    "eval": ["llm-train", "eval", "run", str(RUN_DIR), "--step", "100"],
+    "prep": ["llm-train", "prep", "--input", "raw/*.jsonl.zst", "--output", "work/clean"],
+    "tokenizer": ["llm-train", "tokenizer", "--corpus", "work/clean", "--output", "work/tok"],
+    "pack": [
+        "llm-train",
+        "pack",
+        "--corpus",
+        "work/clean",
+        "--tokenizer",
+        "work/tok",
+        "--output",
+        "work/packed",
+    ],
+    "doctor": ["llm-train", "doctor", "--cluster", "juwels-booster"],
+    "generic": ["bash", "-c", "echo hello"],
+    "burn-in": ["llm-train", "doctor", "--burn-in", "--cluster", "juwels-booster", "--run-dir", str(RUN_DIR)],
+}
+# Function jobs name this installation's python: a fixed one keeps the snapshots machine-free.
+PYTHON = "/opt/llm-train/venv/bin/python"
+
+
 def job_for(cluster: str, kind: str = "train", opts: SubmitOptions = SubmitOptions(), *overrides: str):
-    command = {
-        "train": ["llm-train", "train", f"{RUN_DIR}/config.yaml", "--run-id", "run-1"],
-        "eval": ["llm-train", "eval", str(RUN_DIR)],
-        "generic": ["llm-train", "prep", "--input", "raw/*.jsonl.zst", "--output", "work/clean"],
-    }[kind]
     return build_job(
-        resolved(cluster, *overrides), kind, command, RUN_DIR, opts, workdir=Path("/scratch/work")
+        resolved(cluster, *overrides), kind, COMMANDS[kind], RUN_DIR, opts, workdir=Path("/scratch/work")
     )
+
+
+def text_of(job) -> str:
+    if job.spec.launch == "function":
+        return functions.sbatch_text(job, RUN_DIR / "slurm" / job.kind / "%j", python=PYTHON)
+    return render(job)
 
 
 def check_snapshot(name: str, text: str) -> None:
@@ -75,11 +103,50 @@ def test_train_script_snapshot_per_profile(cluster):
     subprocess.run(["bash", "-n"], input=text, text=True, check=True)
 
 
-@pytest.mark.parametrize("kind", ["eval", "generic"])
-def test_other_kinds_snapshot(kind):
-    text = render(job_for("juwels-booster", kind))
+# Train per profile above; prep arrays per profile in tests/test_prep_slurm.py.
+@pytest.mark.parametrize("kind", [k for k in KINDS if k not in ("train", "prep-array")])
+def test_every_kind_takes_the_profile_in_one_place(kind):
+    """Modules, setup, exports, account, partition, QoS and exclusivity reach every kind's script."""
+    job = job_for("juwels-booster", kind)
+    text = text_of(job)
     check_snapshot(f"{kind}-juwels-booster.sbatch", text)
     subprocess.run(["bash", "-n"], input=text, text=True, check=True)
+    for line in (
+        "module load Stages/2024",
+        'source "${LLM_TRAIN_VENV:?export LLM_TRAIN_VENV=<path of the project venv>}/bin/activate"',
+        "export NCCL_SOCKET_IFNAME=ib0",
+        "export HF_DATASETS_OFFLINE=1",
+    ):
+        assert line in text.splitlines(), (kind, line)
+    for option in ("--account=proj-demo", "--partition=booster", "--exclusive", "--chdir=/scratch/work"):
+        assert f"#SBATCH {option}" in text, (kind, option)
+    assert ("#SBATCH --gres=gpu:" in text) == (kind in ("eval", "burn-in"))
+
+
+def test_function_jobs_get_the_profile_signal_lead_and_array_parallelism():
+    job = build_job(
+        resolved("lumi-g"),
+        "eval",
+        COMMANDS["eval"],
+        RUN_DIR,
+        SubmitOptions(time="01:00:00", sbatch=("--hint=nomultithread",)),
+        array=JobArray(6, parallelism=2),
+    )
+    text = functions.sbatch_text(job, RUN_DIR / "slurm" / "eval" / "%j", python=PYTHON)
+    assert "#SBATCH --array=0-5%2" in text and "#SBATCH --signal=USR2@600" in text
+    assert "#SBATCH --hint" in text and "#SBATCH --qos" not in text
+    # The container wraps the python that runs the function, as it wraps the trainer.
+    assert (
+        "singularity exec --bind=/pfs,/scratch" in text
+        and "lumi-pytorch-rocm.sif python3 -u -m submitit" in text
+    )
+
+
+def test_a_profile_on_its_own_builds_the_same_environment():
+    """`llm-train prep --cluster SITE` has no experiment: the profile alone gives the same job."""
+    site = load_site("juwels-booster", "demo-cpu", configs_root=CONFIGS, owner="experiment")
+    alone = build_job(site, "pack", COMMANDS["pack"], RUN_DIR, workdir=Path("/scratch/work"))
+    assert render(alone) == render(job_for("juwels-booster", "pack"))
 
 
 def test_flags_override_the_profile():
@@ -150,6 +217,13 @@ def test_render_is_pure():
         ("juwels-booster", SubmitOptions(time="5:00"), (), "longer than the profile's signal lead"),
         ("juwels-booster", SubmitOptions(sbatch=("--output=x",)), (), "does not already set"),
         ("juwels-booster", SubmitOptions(sbatch=("hint=nomultithread",)), (), "expected '--option[=value]'"),
+        ("juwels-booster", SubmitOptions(sbatch=("--hnt=nomultithread",)), (), "did you mean --hint?"),
+        (
+            "juwels-booster",
+            SubmitOptions(),
+            ("cluster.slurm.extra_sbatch=[--contraint=largedata]",),
+            "sbatch has no option --contraint; did you mean --constraint",
+        ),
         ("lumi-g", SubmitOptions(), ("cluster.software.container.image=null",), "needs an image"),
         (
             "local-slurm",

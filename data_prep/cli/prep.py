@@ -1,7 +1,13 @@
 """`llm-train prep`: raw text -> clean, filtered, PII-scrubbed, deduplicated corpus per language.
 
 llm-train prep --input 'raw/*.jsonl.zst' --output clean/ [--config configs/data/prep-default.yaml]
-               [--workers N] [--optout FILE] [--executor local|slurm] [key.path=value ...]
+               [--workers N] [--optout FILE] [--executor local|slurm --cluster SITE] [key.path=value ...]
+
+Inputs: .jsonl (plain, .gz, .zst), .parquet, .arrow, .warc(.gz), directories of .txt files, and
+local HuggingFace datasets (a `save_to_disk` directory, or parquet/arrow files with a dataset card).
+With `--executor slurm` every stage is a job array on the site of `--cluster` (its modules,
+container, environment, account, partition and QoS), a task per `executor.slurm.shards_per_task`
+input shards; a rerun submits only the tasks that did not finish.
 """
 
 from __future__ import annotations
@@ -10,15 +16,17 @@ import argparse
 import logging
 import sys
 import time
+from pathlib import Path
 
 from rich.console import Console
 from rich.table import Table
 
 from data_prep.config import load_prep_config
-from data_prep.pipeline.executor import Executor, LocalExecutor
+from data_prep.pipeline.executor import ArrayExecutor, Executor, prep_array_job
+from data_prep.pipeline.registry import build_steps
 from data_prep.pipeline.runner import PrepRun, run_prep
-from data_prep.pipeline.slurm_executor import SlurmExecutor
 from llm_train import storage
+from llm_train.errors import ConfigError, ConfigProblem
 
 log = logging.getLogger(__name__)
 
@@ -50,6 +58,11 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
         "--executor", choices=("local", "slurm"), help="where tasks run (default from config)"
     )
     parser.add_argument(
+        "--cluster",
+        metavar="SITE",
+        help="cluster profile of the Slurm arrays (configs/cluster/SITE.yaml; default: detected from the hostname)",
+    )
+    parser.add_argument(
         "--overwrite", action="store_true", help="discard an earlier run with another config in --output"
     )
     parser.add_argument("--no-progress", action="store_true", help="no progress bars")
@@ -68,6 +81,8 @@ def cli_values(args: argparse.Namespace) -> dict:
         executor["workers"] = args.workers
     if args.executor:
         executor["kind"] = args.executor
+    if args.cluster:
+        executor["slurm"] = {"cluster": args.cluster}
     if executor:
         values["executor"] = executor
     if args.optout:
@@ -75,15 +90,32 @@ def cli_values(args: argparse.Namespace) -> dict:
     return values
 
 
-def make_executor(resolved) -> Executor:
-    ex = resolved.config.executor
-    if ex.kind == "slurm":
-        # Imported here: the Slurm layer is only needed when submitting.
-        from llm_train.slurm.prep import ArraySubmitter
+def make_executor(resolved, configs_root: Path | None = None) -> Executor:
+    """Local worker processes, or Slurm arrays built from the site's profile (checked here, before
+    anything is written: a bad profile or option fails the command, not the first stage)."""
+    cfg = resolved.config
+    ex = cfg.executor
+    if ex.kind != "slurm":
+        return ArrayExecutor(workers=ex.workers, name=cfg.name)
+    from llm_train.config.compose import find_configs_root
+    from llm_train.slurm import profile
+    from llm_train.slurm.sites import detect_site
 
-        submit = None if ex.slurm.run_locally else ArraySubmitter()
-        return SlurmExecutor(ex.slurm, job_name=resolved.config.name, submit=submit)
-    return LocalExecutor(ex.workers)
+    root = configs_root or find_configs_root(Path.cwd() / "configs" / "cluster" / "x.yaml")
+    cluster = ex.slurm.cluster or detect_site(root)
+    if cluster is None:
+        raise ConfigError(
+            [
+                ConfigProblem(
+                    None, "--cluster", "--executor slurm needs a cluster profile: pass --cluster SITE"
+                )
+            ]
+        )
+    site = profile.load_site(cluster, cfg.name, configs_root=root)
+    profile.slurm_profile(site)
+    executor = ArrayExecutor(site=site, slurm=ex.slurm, name=cfg.name, state_poll_s=ex.slurm.poll_s)
+    prep_array_job(site, ex.slurm, "/check", "shard", 1)  # the profile and options, checked now
+    return executor
 
 
 def summary_table(run: PrepRun) -> Table:
@@ -126,15 +158,12 @@ def main(argv: list[str]) -> int:
     if not output:
         print("llm-train prep: --output DIR is required (or output.dir in the config)", file=sys.stderr)
         return 2
+    # Bad step parameters and a bad cluster profile fail before anything is written.
+    build_steps(resolved.config.enabled_steps(), resolved.config.plugins, resolved.provenance)
+    executor = make_executor(resolved)
     storage.make_dirs(output)  # the corpus root carries the policy's mode (and group) down
     start = time.perf_counter()
-    run = run_prep(
-        resolved,
-        output,
-        make_executor(resolved),
-        overwrite=args.overwrite,
-        show_progress=not args.no_progress,
-    )
+    run = run_prep(resolved, output, executor, overwrite=args.overwrite, show_progress=not args.no_progress)
     seconds = time.perf_counter() - start
     console = Console()
     console.print(summary_table(run))

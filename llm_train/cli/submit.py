@@ -1,11 +1,13 @@
 """`llm-train submit EXPERIMENT --cluster NAME [--dry-run] [flags] [key=value ...]`
 
-Renders a readable sbatch script (slurm/templates/<kind>.sbatch), saves it in the run dir and
-submits it with sbatch. `--chain prep,pack,train,eval` submits one job per stage with afterok
+Renders a readable sbatch script (slurm/templates/), saves it in the run dir and submits it with
+sbatch; eval and burn-in jobs are Python-function jobs submitted through submitit with the same
+profile settings. `--chain prep,pack,train,eval` submits one job per stage with afterok
 dependencies. Everything is checked before anything is submitted.
 
   llm-train submit configs/experiments/demo-cpu.yaml --cluster local-slurm --nodes 2 --time 20
   llm-train submit exp.yaml --cluster juwels-booster --account myproj --dry-run
+  llm-train submit exp.yaml --cluster juwels-booster --kind burn-in --nodes 16   # every node, once
   llm-train submit exp.yaml --cluster lumi-g --chain prep,pack,train,eval \\
       --prep-args "--input raw/*.jsonl.zst --output work/clean" --pack-args "--corpus work/clean ..."
 """
@@ -26,7 +28,7 @@ from llm_train.config.loader import ResolvedConfig
 from llm_train.errors import ConfigError, ConfigProblem
 from llm_train.slurm import events
 from llm_train.slurm.build import SubmitOptions, build_job
-from llm_train.slurm.job import KINDS, Job
+from llm_train.slurm.job import SUBMIT_KINDS, Job
 from llm_train.slurm.render import render
 from llm_train.slurm.sites import detect_site
 from llm_train.slurm.submit import submit_job
@@ -46,7 +48,7 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--cluster", help="cluster profile (configs/cluster/NAME.yaml); default: detected from the hostname"
     )
-    p.add_argument("--kind", choices=KINDS, default="train", help="job kind (default: train)")
+    p.add_argument("--kind", choices=SUBMIT_KINDS, default="train", help="job kind (default: train)")
     p.add_argument(
         "--chain", help=f"comma-separated stages from {','.join(STAGES)}, run with afterok dependencies"
     )
@@ -186,7 +188,14 @@ def stage_job(stage: str, args, resolved: ResolvedConfig, run_dir: Path, exe: st
             )
         # Data jobs are one process on one node; they get no GPUs and are not requeued.
         opts = options(args, job_name=f"{name}-{stage}", nodes=1, gpus_per_node=0)
-        return build_job(resolved, "generic", [exe, stage, *words(stage_args)], run_dir, opts)
+        return build_job(resolved, stage, [exe, stage, *words(stage_args)], run_dir, opts)
+    profile = resolved.config.cluster.name
+    if stage == "doctor":
+        return build_job(resolved, "doctor", [exe, "doctor", "--cluster", profile], run_dir, options(args))
+    if stage == "burn-in":
+        # `llm-train doctor --burn-in` once on every node; its verdicts go to the run dir.
+        command = [exe, "doctor", "--burn-in", "--cluster", profile, "--run-dir", str(run_dir)]
+        return build_job(resolved, "burn-in", command, run_dir, options(args))
     if not args.command:
         raise ConfigError([ConfigProblem(None, "--command", "a generic job needs --command")])
     return build_job(resolved, "generic", shlex.split(args.command), run_dir, options(args))
@@ -210,7 +219,7 @@ def make_plan(args: argparse.Namespace) -> Plan:
                 [ConfigProblem(None, "--chain", f"stages run in the order {','.join(STAGES)}", args.chain)]
             )
     else:
-        stages = [args.kind if args.kind != "generic" else "generic"]
+        stages = [args.kind]
     if args.segments < 1:
         raise ConfigError([ConfigProblem(None, "--segments", "expected at least 1", args.segments)])
     jobs: list[Job] = []

@@ -1,8 +1,13 @@
-"""Slurm for every job kind: a job is a small dataclass (`job.Job`), its sbatch script comes from
-one pure function (`render.render`) over a template in slurm/templates/, and submission, queries,
-requeue bookkeeping and chains are thin wrappers around sbatch / sacct / squeue / scontrol.
+"""Slurm for every job kind, built from the cluster profile by one layer.
 
-    build.build_job(config, kind, flags)  ->  Job  (validated against the cluster profile)
-    render.render(job)                     ->  sbatch text (snapshot-tested)
-    submit.submit_job(job)                 ->  JobHandle (script saved in the run dir, event logged)
+    build.build_job(site or experiment, kind, command, run_dir, opts)  ->  Job (validated)
+    render.render(job)                    ->  sbatch text (snapshot-tested), any kind
+    submit.submit_job(job)                ->  JobHandle (script saved in the run dir, event logged)
+    functions.map_array(job, fn, args)    ->  submitit jobs (Python-function kinds, job arrays)
+
+`profile.py` is the one reader of a cluster profile (partition, account, QoS, modules, setup,
+environment, container), `options.py` the one check of extra sbatch options. Script kinds (train,
+the data stages, doctor, commands) use the readable templates in slurm/templates/; function kinds
+(prep arrays, evals, the per-node burn-in) go through submitit, whose sacct watcher also gives the
+state of every job (`handle.py`).
 """

@@ -1,38 +1,26 @@
-"""From a resolved experiment config + the user's flags to a validated `Job`.
+"""From a cluster profile + the user's flags to a validated `Job`, for every kind.
 
 Everything that can be known before submission is checked here, so bad input fails with the
 reason and nothing reaches sbatch: a profile without Slurm, an unknown partition, a missing
 account, a time limit above the partition's maximum, more GPUs or nodes than the partition has,
-a rank count that does not fit the parallel layout, extra options that fight the renderer.
+a rank count that does not fit the parallel layout, extra options sbatch does not know or that
+fight the renderer. What differs between kinds is only their shape (nodes, tasks, GPUs, requeue):
+one small function per kind below.
 """
 
 from __future__ import annotations
 
-import os
-import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from llm_train.config.cluster import ClusterConfig
 from llm_train.config.loader import ResolvedConfig
-from llm_train.config.overrides import source_of
 from llm_train.errors import ConfigError, ConfigProblem
 from llm_train.parallel import Runtime, config_problems, ranks_per_node
-from llm_train.slurm.job import KINDS, Container, Job, Resources, Software
-from llm_train.slurm.timefmt import format_time, parse_time
-
-DEFAULT_TIME = "01:00:00"
-# Options the renderer writes itself; an extra line with one of them would silently fight it.
-RESERVED = (
-    "--job-name", "--nodes", "--ntasks-per-node", "--cpus-per-task", "--gres", "--gpus-per-node",
-    "--mem", "--time", "--partition", "--account", "--qos", "--reservation", "--constraint", "--array",
-    "--mail-type", "--mail-user", "--exclusive", "--output", "--error", "--open-mode", "--chdir",
-    "--signal", "--requeue", "--no-requeue", "--dependency",
-)  # fmt: skip
-_OPTION = re.compile(r"^--[a-z][a-z0-9-]*(=\S.*)?$")
-# Offline caches on compute nodes (no internet there); a profile may set other values.
-DEFAULT_ENV = (("HF_HUB_OFFLINE", "1"), ("HF_DATASETS_OFFLINE", "1"), ("TRANSFORMERS_OFFLINE", "1"))
-_SAFE_VALUE = re.compile(r"^[A-Za-z0-9_./:,@%+=-]*$")
+from llm_train.slurm import profile
+from llm_train.slurm.job import KINDS, SPECS, Job, JobArray, Resources
+from llm_train.slurm.profile import Site, problem
+from llm_train.slurm.timefmt import format_time
 
 
 @dataclass(frozen=True)
@@ -53,7 +41,6 @@ class SubmitOptions:
     mail_type: str | None = None
     mail_user: str | None = None
     sbatch: tuple[str, ...] = ()
-    array: str | None = None
     job_name: str | None = None
     no_requeue: bool = False
     # >1: a chain of this many afterany jobs instead of scontrol requeue (sites that forbid requeue).
@@ -61,151 +48,92 @@ class SubmitOptions:
     extra_notes: tuple[str, ...] = field(default=())
 
 
-def problem(key: str, message: str, value: object = ..., file: str | None = None) -> ConfigError:
-    return ConfigError([ConfigProblem(file, key, message, value)])
+@dataclass(frozen=True)
+class Shape:
+    """How a kind uses the allocation."""
+
+    nodes: int
+    tasks_per_node: int = 1
+    gpus_per_node: int = 0
+    cpus_per_task: int | None = None
+    requeue_mode: str = "none"
 
 
-def slurm_profile(resolved: ResolvedConfig) -> ClusterConfig:
-    cluster = resolved.config.cluster
-    if cluster.scheduler != "slurm":
-        raise problem(
-            "cluster.scheduler",
-            f"profile {cluster.name!r} has no Slurm; pass --cluster with a Slurm profile "
-            "(e.g. local-slurm or a site in configs/cluster/)",
-            cluster.scheduler,
-            source_of(resolved.provenance, "cluster.scheduler"),
-        )
-    return cluster
+def _train(site: Site, opts: SubmitOptions, gpus: int) -> Shape:
+    """All GPUs of every node, one rank per GPU (one per node on CPU), requeued on the signal."""
+    s, hw = site.cluster.slurm, site.cluster.hardware
+    gpus = gpus if opts.gpus_per_node is None else opts.gpus_per_node
+    tasks = ranks_per_node(gpus)
+    requeue = "chain" if opts.segments > 1 else "self" if s.requeue and not opts.no_requeue else "none"
+    cpus = opts.cpus_per_task or s.cpus_per_task or max(1, hw.cpus_per_node // tasks)
+    return Shape(opts.nodes or site.cluster.nodes, tasks, gpus, cpus, requeue)
+
+
+def _one_task(site: Site, opts: SubmitOptions, gpus: int) -> Shape:
+    """Data stages, doctor, commands, prep array tasks: one process, no GPU unless asked for."""
+    cpus = opts.cpus_per_task or site.cluster.slurm.cpus_per_task
+    return Shape(opts.nodes or 1, 1, opts.gpus_per_node or 0, cpus)
+
+
+def _eval(site: Site, opts: SubmitOptions, gpus: int) -> Shape:
+    """One process with one GPU (none on a CPU site)."""
+    cpus = opts.cpus_per_task or site.cluster.slurm.cpus_per_task
+    return Shape(opts.nodes or 1, 1, min(1, gpus) if opts.gpus_per_node is None else opts.gpus_per_node, cpus)
+
+
+def _burn_in(site: Site, opts: SubmitOptions, gpus: int) -> Shape:
+    """One task per node with every GPU and CPU of it: the burn-in checks the whole node."""
+    gpus = gpus if opts.gpus_per_node is None else opts.gpus_per_node
+    cpus = opts.cpus_per_task or site.cluster.hardware.cpus_per_node
+    return Shape(opts.nodes or site.cluster.nodes, 1, gpus, cpus)
+
+
+SHAPES: dict[str, Callable[[Site, SubmitOptions, int], Shape]] = {
+    "train": _train,
+    "prep": _one_task,
+    "tokenizer": _one_task,
+    "pack": _one_task,
+    "doctor": _one_task,
+    "generic": _one_task,
+    "prep-array": _one_task,
+    "eval": _eval,
+    "burn-in": _burn_in,
+}
+assert set(SHAPES) == set(KINDS)
 
 
 def build_job(
-    resolved: ResolvedConfig,
+    source: Site | ResolvedConfig,
     kind: str,
     command: list[str] | tuple[str, ...],
     run_dir: Path,
     opts: SubmitOptions = SubmitOptions(),
     workdir: Path | None = None,
+    array: JobArray | None = None,
 ) -> Job:
     if kind not in KINDS:
         raise problem("--kind", f"expected one of {', '.join(KINDS)}", kind)
-    cluster = slurm_profile(resolved)
-    prov = resolved.provenance
+    site = Site.of(source)
+    cluster = profile.slurm_profile(site)
     s = cluster.slurm
-
-    partition = opts.partition or s.default_partition
-    part = None
-    if partition and s.partitions:
-        part = s.partitions.get(partition)
-        if part is None:
-            raise problem(
-                "--partition",
-                f"no partition {partition!r} in profile {cluster.name!r}; known: {', '.join(s.partitions)}",
-                partition,
-                source_of(prov, "cluster.slurm.partitions"),
-            )
-
-    time = opts.time or (part.max_time if part and parse_time(part.max_time) else DEFAULT_TIME)
-    try:
-        seconds = parse_time(time)
-    except ValueError as exc:
-        raise problem("--time", str(exc), time) from None
-    if seconds is None or seconds <= 0:
-        raise problem("--time", "expected a finite, positive time limit", time)
-    if part is not None:
-        limit = parse_time(part.max_time)
-        if limit is not None and seconds > limit:
-            raise problem(
-                "--time",
-                f"{format_time(seconds)} is above the maximum of partition {partition!r} ({part.max_time})",
-                time,
-                source_of(prov, f"cluster.slurm.partitions.{partition}.max_time"),
-            )
-
-    account = opts.account or s.account or (os.environ.get(s.account_env) if s.account_env else None)
-    if s.account_required and not account:
-        where = f" or export {s.account_env}" if s.account_env else ""
-        raise problem(
-            "--account", f"profile {cluster.name!r} requires a compute account: pass --account{where}"
-        )
-
-    gpus_available = part.gpus_per_node if part and part.gpus_per_node is not None else None
-    if gpus_available is None:
-        gpus_available = cluster.hardware.gpus_per_node
+    part_name, part = profile.partition(site, opts.partition)
+    time, seconds = profile.time_limit(site, opts.time, part_name, part)
+    account = profile.account(site, opts.account)
+    available = profile.gpus_available(site, part)
+    shape = SHAPES[kind](site, opts, available)
+    _check_fits(shape, available, part_name, part, cluster.name)
     if kind == "train":
-        gpus = gpus_available if opts.gpus_per_node is None else opts.gpus_per_node
-        nodes = opts.nodes or cluster.nodes
-    else:
-        gpus = min(1, gpus_available) if opts.gpus_per_node is None else opts.gpus_per_node
-        gpus = gpus if kind == "eval" or opts.gpus_per_node is not None else 0
-        nodes = opts.nodes or 1
-    if gpus > gpus_available:
-        raise problem(
-            "--gpus-per-node",
-            f"{gpus} GPUs per node, but {f'partition {partition!r}' if part else f'profile {cluster.name!r}'} "
-            f"has {gpus_available}",
-            gpus,
-        )
-    if part and part.max_nodes and nodes > part.max_nodes:
-        raise problem("--nodes", f"partition {partition!r} allows at most {part.max_nodes} nodes", nodes)
-
-    tasks_per_node = ranks_per_node(gpus) if kind == "train" else 1
-    cpus = opts.cpus_per_task or s.cpus_per_task
-    if cpus is None and kind == "train":
-        cpus = max(1, cluster.hardware.cpus_per_node // tasks_per_node)
-    if kind == "train":
-        _check_world_size(resolved, nodes * tasks_per_node, nodes, tasks_per_node)
-
-    extra = [*s.extra_sbatch, *opts.sbatch]
-    for option in extra:
-        name = option.split("=")[0]
-        if not _OPTION.match(option) or name in RESERVED:
-            raise problem(
-                "--sbatch",
-                "expected '--option[=value]' that the script does not already set "
-                f"(set {name} with its own flag or profile key)"
-                if name in RESERVED
-                else "expected '--option[=value]'",
-                option,
-                source_of(prov, "cluster.slurm.extra_sbatch") if option in s.extra_sbatch else None,
-            )
-
-    c = cluster.software.container
-    if c.runtime != "none" and not c.image:
-        raise problem(
-            "cluster.software.container.image",
-            f"container runtime {c.runtime!r} needs an image",
-            None,
-            source_of(prov, "cluster.software.container"),
-        )
-
-    requeue_mode = "none"
-    if kind == "train":
-        if opts.segments > 1:
-            requeue_mode = "chain"
-        elif s.requeue and not opts.no_requeue:
-            requeue_mode = "self"
-        if s.signal_lead_s and seconds <= s.signal_lead_s:
-            raise problem(
-                "--time",
-                f"must be longer than the profile's signal lead ({s.signal_lead_s} s), "
-                "or the job is signalled before it starts working",
-                time,
-            )
-
-    env = dict(DEFAULT_ENV)
-    if cpus:
-        env["OMP_NUM_THREADS"] = str(cpus)
-    env["PYTHONUNBUFFERED"] = "1"
-    env.update(cluster.software.env)
+        _check_world_size(site, shape)
+    signal_lead = _signal_lead(site, kind, seconds)
     resources = Resources(
         time=time,
-        nodes=nodes,
-        ntasks_per_node=tasks_per_node,
-        gpus_per_node=gpus,
+        nodes=shape.nodes,
+        ntasks_per_node=shape.tasks_per_node,
+        gpus_per_node=shape.gpus_per_node,
         gres=s.gres,
-        cpus_per_task=cpus,
+        cpus_per_task=shape.cpus_per_task,
         mem=opts.mem or s.mem,
-        partition=partition,
+        partition=part_name,
         account=account,
         qos=opts.qos or s.qos,
         reservation=opts.reservation or s.reservation,
@@ -213,49 +141,70 @@ def build_job(
         exclusive=s.exclusive if opts.exclusive is None else opts.exclusive,
         mail_type=opts.mail_type,
         mail_user=opts.mail_user,
-        array=opts.array,
-        extra=tuple(extra),
-    )
-    software = Software(
-        modules=tuple(cluster.software.modules),
-        setup=tuple(cluster.software.setup),
-        env=tuple((k, shell_value(v)) for k, v in env.items()),
-        container=Container(c.runtime, c.image, tuple(c.flags), tuple(c.binds)),
+        extra=profile.extra_options(site, tuple(opts.sbatch)),
     )
     return Job(
-        kind=kind,  # type: ignore[arg-type]
-        name=opts.job_name or f"{resolved.config.name}-{kind}",
+        kind=kind,
+        name=opts.job_name or f"{site.job_name}-{kind}",
         run_dir=str(run_dir),
         workdir=str(workdir or Path.cwd()),
         command=tuple(command),
         resources=resources,
-        software=software,
+        software=profile.software(site, shape.cpus_per_task),
         profile=cluster.name,
-        signal_lead_s=s.signal_lead_s if kind == "train" else None,
-        requeue_mode=requeue_mode,  # type: ignore[arg-type]
+        array=array,
+        signal_lead_s=signal_lead,
+        requeue_mode=shape.requeue_mode,  # type: ignore[arg-type]
         max_requeues=s.max_requeues,
         rendezvous=cluster.rendezvous,
-        description=f"llm-train {kind} job of experiment {resolved.config.name!r}",
+        description=f"llm-train {kind} job of {site.owner} {site.job_name!r}",
         notes=opts.extra_notes,
     )
 
 
-def shell_value(value: str) -> str:
-    """A value for `export NAME=...`: bare when safe, else double-quoted so $VARS still expand."""
-    if _SAFE_VALUE.match(value):
-        return value
-    return '"' + value.replace("\\", "\\\\").replace('"', '\\"').replace("`", "\\`") + '"'
+def _check_fits(shape: Shape, available: int, part_name: str | None, part, cluster_name: str) -> None:
+    if shape.gpus_per_node > available:
+        where = f"partition {part_name!r}" if part else f"profile {cluster_name!r}"
+        raise problem(
+            "--gpus-per-node",
+            f"{shape.gpus_per_node} GPUs per node, but {where} has {available}",
+            shape.gpus_per_node,
+        )
+    if part and part.max_nodes and shape.nodes > part.max_nodes:
+        raise problem(
+            "--nodes", f"partition {part_name!r} allows at most {part.max_nodes} nodes", shape.nodes
+        )
 
 
-def _check_world_size(resolved: ResolvedConfig, ranks: int, nodes: int, per_node: int) -> None:
+def _signal_lead(site: Site, kind: str, seconds: int) -> int | None:
+    """Train: USR1 to the batch shell this long before the limit (the trainer checkpoints).
+    Function jobs: submitit's USR2, after which a Checkpointable is requeued."""
+    lead = site.cluster.slurm.signal_lead_s
+    if kind == "train":
+        if lead and seconds <= lead:
+            raise problem(
+                "--time",
+                f"must be longer than the profile's signal lead ({lead} s), "
+                "or the job is signalled before it starts working",
+                format_time(seconds),
+            )
+        return lead
+    return min(lead, seconds // 2) if SPECS[kind].launch == "function" else None
+
+
+def _check_world_size(site: Site, shape: Shape) -> None:
     """The layout rules with the job's rank count, before sbatch: what the backend would check at start."""
+    resolved = site.experiment
+    if resolved is None:
+        raise problem("--kind", "a train job needs an experiment config", "train")
     cfg = resolved.config
-    source = f"the job's ranks ({nodes} node(s) x {per_node} task(s))"
+    ranks = shape.nodes * shape.tasks_per_node
+    source = f"the job's ranks ({shape.nodes} node(s) x {shape.tasks_per_node} task(s))"
     problems = config_problems(cfg, ranks, Runtime.for_cluster(cfg.cluster), source)
     if problems:
         raise ConfigError(
             [
-                ConfigProblem(source_of(resolved.provenance, key), key, f"expected {expected}", value)
+                ConfigProblem(site.source(key), key, f"expected {expected}", value)
                 for key, value, expected in problems
             ]
         )

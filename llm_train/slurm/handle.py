@@ -1,4 +1,8 @@
-"""A submitted job: id, run dir, state, wait, cancel."""
+"""A submitted job: id, run dir, state, wait, cancel.
+
+Job state comes from submitit's sacct watcher for every kind (script jobs too): one batched
+`sacct` call for all jobs a process watches, array ranges expanded, finished states cached.
+"""
 
 from __future__ import annotations
 
@@ -6,8 +10,28 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from llm_train.slurm import query
+from submitit.slurm.slurm import SlurmJob
+
 from llm_train.slurm.sbatch import scancel
+
+
+def slurm_state(job_id: str, refresh: bool = True) -> str:
+    """One word ("RUNNING", "COMPLETED", "CANCELLED", ..., "UNKNOWN" before accounting has it)."""
+    state = SlurmJob.watcher.get_state(str(job_id), mode="force" if refresh else "cache")
+    return state.split()[0] if state else "UNKNOWN"  # "CANCELLED by 0" -> "CANCELLED"
+
+
+def slurm_done(job_id: str, refresh: bool = True) -> bool:
+    """Ended for good (submitit's rule: not pending, running, requeued, preempted or unknown)."""
+    return SlurmJob.watcher.is_done(str(job_id), mode="force" if refresh else "cache")
+
+
+def slurm_states(job_ids: list[str]) -> dict[str, tuple[str, bool]]:
+    """{job id: (state, ended)} of many jobs from one sacct call."""
+    for job_id in job_ids:
+        SlurmJob.watcher.register_job(str(job_id))
+    SlurmJob.watcher.update()
+    return {j: (slurm_state(j, refresh=False), slurm_done(j, refresh=False)) for j in job_ids}
 
 
 @dataclass(frozen=True)
@@ -17,22 +41,11 @@ class JobHandle:
     script: Path
     kind: str = "generic"
 
-    def states(self) -> dict[str, query.JobRecord]:
-        """Each allocation of the job (array tasks separately)."""
-        recs = query.states([self.job_id])
-        return {k: v for k, v in recs.items() if k == self.job_id or k.startswith(f"{self.job_id}_")}
-
     def state(self) -> str:
-        """One word; for an array whose tasks ended differently, the distinct states joined by ","."""
-        found = self.states()
-        if not found:
-            return "UNKNOWN"
-        return ",".join(sorted({r.state for r in found.values()}))
+        return slurm_state(self.job_id)
 
     def done(self) -> bool:
-        found = self.states()
-        # An array's parent record ("<id>_[1-3]") stays PENDING until every task started.
-        return bool(found) and all(r.terminal for r in found.values())
+        return slurm_done(self.job_id)
 
     def wait(self, timeout: float | None = None, poll: float = 2.0) -> str:
         deadline = None if timeout is None else time.monotonic() + timeout
@@ -40,7 +53,7 @@ class JobHandle:
             if deadline is not None and time.monotonic() > deadline:
                 raise TimeoutError(f"job {self.job_id} still {self.state()} after {timeout:.0f} s")
             time.sleep(poll)
-        return self.state()
+        return slurm_state(self.job_id, refresh=False)
 
     def cancel(self) -> None:
         scancel(self.job_id)

@@ -1,7 +1,8 @@
-"""Job states from accounting (sacct) and the controller (squeue), merged into one record per job.
+"""The details `llm-train jobs` shows of a run's jobs: exit code, start, elapsed time, nodes and
+pending reason, from accounting (sacct) and the controller (squeue), merged into one record each.
 
-sacct knows finished jobs and every attempt of a requeued job (-D); squeue knows pending reasons.
-Without accounting (sacct fails) squeue alone answers for jobs still in the controller.
+A one-shot query for a table. Waiting on jobs (is it over yet?) is submitit's sacct watcher's job
+(`handle.py`); sacct here also knows every attempt of a requeued job (-D), squeue pending reasons.
 """
 
 from __future__ import annotations

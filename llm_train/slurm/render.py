@@ -1,8 +1,10 @@
-"""sbatch text from one pure function per job kind: `render(job) -> str`.
+"""sbatch text of every job from one pure function: `render(job) -> str`.
 
-The header, the software block and the launch line are built here; the rest of each script is a
-readable template in slurm/templates/<kind>.sbatch with `{{name}}` placeholders (bash keeps its own
-`${...}`). Same Job in, same text out: the snapshot tests compare against saved scripts.
+Script jobs: the header, the software block and the launch line are built here; the rest of each
+script is a readable template in slurm/templates/ (`train.sbatch`, `command.sbatch`) with `{{name}}`
+placeholders (bash keeps its own `${...}`). Function jobs: submitit's own pure sbatch function,
+fed with the same header values and the same software lines (`functions.sbatch_text`). Same Job
+in, same text out: the snapshot tests compare against saved scripts.
 """
 
 from __future__ import annotations
@@ -23,7 +25,12 @@ _PLACEHOLDER = re.compile(r"\{\{\s*([a-z_]+)\s*\}\}")
 
 
 def render(job: Job) -> str:
+    if job.spec.launch == "function":
+        from llm_train.slurm.functions import sbatch_text
+
+        return sbatch_text(job)
     values = {
+        "kind": job.kind,
         "header": "\n".join(f"#SBATCH {d}" for d in directives(job)),
         "description": job.description or f"llm-train {job.kind} job {job.name}",
         "profile": job.profile,
@@ -37,7 +44,7 @@ def render(job: Job) -> str:
         "port_base": str(SLURM_PORT_BASE),
         "port_span": str(SLURM_PORT_SPAN),
     }
-    return fill((TEMPLATES_DIR / f"{job.kind}.sbatch").read_text(encoding="utf-8"), values)
+    return fill((TEMPLATES_DIR / f"{job.spec.template}.sbatch").read_text(encoding="utf-8"), values)
 
 
 def fill(template: str, values: dict[str, str]) -> str:
@@ -65,14 +72,14 @@ def directives(job: Job) -> list[str]:
         ("qos", r.qos),
         ("reservation", r.reservation),
         ("constraint", r.constraint),
-        ("array", r.array),
+        ("array", job.array.spec if job.array else None),
         ("mail-type", r.mail_type),
         ("mail-user", r.mail_user),
     )
     out += [f"--{name}={value}" for name, value in optional if value]
     if r.exclusive:
         out.append("--exclusive")
-    log = f"{job.run_dir}/slurm/%x-%A_%a.out" if r.array else f"{job.run_dir}/slurm/%x-%j.out"
+    log = f"{job.run_dir}/slurm/%x-%A_%a.out" if job.array else f"{job.run_dir}/slurm/%x-%j.out"
     out += [f"--output={log}", "--open-mode=append", f"--chdir={job.workdir}"]
     if job.kind == "train" and job.signal_lead_s:
         out.append(f"--signal=B:USR1@{job.signal_lead_s}")
@@ -81,13 +88,18 @@ def directives(job: Job) -> list[str]:
     return out
 
 
-def software_block(sw: Software) -> str:
+def software_lines(sw: Software) -> list[str]:
+    """Modules, the profile's setup lines and exports: every job's environment, in this order."""
     lines: list[str] = []
     if sw.modules:
         lines += ["module purge", *(f"module load {m}" for m in sw.modules)]
     lines += list(sw.setup)
     lines += [f"export {name}={value}" for name, value in sw.env]
-    return "\n".join(lines) if lines else ": # no modules or setup in this profile"
+    return lines
+
+
+def software_block(sw: Software) -> str:
+    return "\n".join(software_lines(sw)) or ": # no modules or setup in this profile"
 
 
 def container_prefix(sw: Software) -> list[str]:

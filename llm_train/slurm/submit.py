@@ -1,4 +1,9 @@
-"""Submit jobs and chains: render, save the exact script in the run dir, sbatch, log the event."""
+"""Submit jobs and chains: render, save the exact script in the run dir, sbatch, log the event.
+
+Script jobs are rendered here and submitted with sbatch; function jobs go through submitit
+(`functions.py`), which saves its own script in `<run_dir>/slurm/<kind>/<id>/`. Chains (`afterok`
+between stages, `afterany` between train segments) are the same for both.
+"""
 
 from __future__ import annotations
 
@@ -7,7 +12,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from llm_train import storage
-from llm_train.slurm import events
+from llm_train.slurm import events, functions
 from llm_train.slurm.handle import JobHandle
 from llm_train.slurm.job import Job
 from llm_train.slurm.render import render
@@ -16,7 +21,7 @@ from llm_train.utils.atomic import atomic_write_text
 
 
 def script_path(job: Job) -> Path:
-    """`<run_dir>/slurm/<job-name>-<kind>-<timestamp>.sbatch`, unique even within one second."""
+    """`<run_dir>/slurm/<kind>-<timestamp>.sbatch`, unique even within one second."""
     folder = Path(job.run_dir) / "slurm"
     stamp = time.strftime("%Y%m%d-%H%M%S")
     path = folder / f"{job.kind}-{stamp}.sbatch"
@@ -38,6 +43,11 @@ def submit_job(job: Job, dependency: str | None = None, args: Sequence[str] = ()
     """Render + save + sbatch. `dependency` e.g. "afterok:12:13"; kept off the script so a hand
     resubmission of the saved file does not wait for jobs that no longer exist."""
     (Path(job.run_dir) / "slurm").mkdir(parents=True, exist_ok=True)
+    if job.spec.launch == "function":
+        runner = functions.RUNNERS[job.kind]
+        call = functions.Recorded(job.run_dir, job.kind, runner)
+        sub = functions.submit(job, call, (list(job.command[1:]),), dependency=dependency)
+        return JobHandle(sub.job_id, Path(job.run_dir), functions.script_of(job, sub.job_id), job.kind)
     path = save_script(job)
     sbatch_args = list(args)
     if dependency:
