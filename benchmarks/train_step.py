@@ -42,6 +42,11 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--threads", type=int, default=os.cpu_count() or 1)
     p.add_argument("--peak-tflops", type=float, default=None, help="per-device peak for the MFU column")
     p.add_argument("--no-plain", action="store_true", help="time the backend only, no reference loop")
+    p.add_argument(
+        "--watchdog",
+        action="store_true",
+        help="also time the backend with the trainer's hang watchdog running (its per-step overhead)",
+    )
     p.add_argument("--json", type=Path, help="also write the report (rank 0) to this file")
     p.add_argument("overrides", nargs="*")
     return p.parse_args(argv)
@@ -156,6 +161,30 @@ class PlainLoop:
         return total
 
 
+def watched_step(cfg, backend, batches):
+    """The backend's step with the hang watchdog's thread running and its beat after every step,
+    as the trainer runs them (the watchdog's cost per step is this side's time minus the plain one)."""
+    import tempfile
+    from types import SimpleNamespace
+
+    from llm_train.backends import run_step
+    from llm_train.launch.dist_env import detect
+    from llm_train.run_dir import RunDir
+    from llm_train.trainer.watchdog import HangWatchdog
+
+    dog = HangWatchdog()
+    dog.pre_train(SimpleNamespace(cfg=cfg, run=RunDir(tempfile.mkdtemp()), dist=detect(), step=0))
+    count = iter(range(1, 1 << 30))
+
+    def step() -> float:
+        t0 = time.perf_counter()
+        loss = run_step(backend, batches, cfg.train.lr).loss
+        dog.post_step(None, next(count), None, {"step_time_s": time.perf_counter() - t0})
+        return loss
+
+    return step
+
+
 def run_megatron(args: argparse.Namespace) -> int:
     # megatron-core's own schedules and optimizer, no plain-loop comparison (see
     # benchmarks/megatron_step.py); run under torchrun/srun for more than one GPU.
@@ -199,6 +228,8 @@ def main(argv: list[str] | None = None) -> int:
     batches = make_batches(cfg, gas)
     # Every step at the peak LR: the schedule does not change the work of a step.
     sides = {args.backend: lambda: run_step(backend, batches, cfg.train.lr).loss}
+    if args.watchdog:
+        sides[f"{args.backend}+watchdog"] = watched_step(cfg, backend, batches)
     if not args.no_plain:
         plain = PlainLoop(cfg)
         sides = {"plain": lambda: plain.step(batches), **sides}
@@ -227,6 +258,9 @@ def main(argv: list[str] | None = None) -> int:
             f"{r['tokens_per_s_per_gpu']:,.0f} tokens/s, {r['model_tflops_per_gpu']:.4f} TFLOP/s{mfu}"
         )
     print(throughput_report(cfg, medians[args.backend], 1, peak)["flops_formula"])
+    if args.watchdog:
+        watched, bare = medians[f"{args.backend}+watchdog"], medians[args.backend]
+        print(f"hang watchdog overhead: {(watched - bare) / bare:+.2%} per step (median, interleaved rounds)")
     report = {
         "backend": args.backend,
         "config": args.config,

@@ -207,31 +207,26 @@ class RunDir:
 
     # -- lifecycle -----------------------------------------------------------------------------
     def prepare(self, config_yaml: str, config_sha256: str) -> None:
-        """Write config.yaml and config.sha256 (rank 0 or the launcher); a changed config is logged."""
-        from llm_train.utils.atomic import atomic_write_text
-
+        """Write config.yaml and config.sha256 (rank 0 or the launcher)."""
         from llm_train import storage
+        from llm_train.utils.atomic import atomic_write_text
 
         storage.make_dirs(self.path)
         for sub in (self.checkpoints, self.slurm, self.evals):
             sub.mkdir(exist_ok=True)
-        old = self.config_sha_file
-        if old.is_file() and old.read_text().strip() != config_sha256:
-            log.warning(
-                "%s: the config changed since the last start of this run (new sha256 %s)",
-                self.path,
-                config_sha256,
-            )
         atomic_write_text(self.config_file, config_yaml)
         atomic_write_text(self.config_sha_file, config_sha256 + "\n")
 
     # Written by rank 0 when training stops on a signal after checkpointing, removed when training
     # starts. A launcher that cannot see every rank's exit code (srun --kill-on-bad-exit terminates
     # the other ranks as soon as the first one exits 124) reads it to tell "interrupted" from "crashed".
-    def mark_interrupted(self, step: int, signal: int | None, job_id: str | None) -> None:
+    def mark_interrupted(
+        self, step: int, signal: int | None, job_id: str | None, reason: str = "signal"
+    ) -> None:
         from llm_train.utils.atomic import atomic_write_json
 
-        atomic_write_json(self.interrupted_file, {"step": step, "signal": signal, "job_id": job_id})
+        marker = {"step": step, "signal": signal, "job_id": job_id, "reason": reason}
+        atomic_write_json(self.interrupted_file, marker)
 
     def clear_interrupted(self) -> None:
         self.interrupted_file.unlink(missing_ok=True)

@@ -327,3 +327,38 @@ def job_load_compare(parallel: dict, run_dir: str, sync_dir: str) -> dict:
     out["sync3"] = probe()
     backend.close()
     return out
+
+
+def job_attention_parity() -> dict:
+    """SDPAttention against megatron's own DotProductAttention: outputs and input gradients, GQA."""
+    from megatron.core import parallel_state
+    from megatron.core.transformer.dot_product_attention import DotProductAttention
+    from megatron.core.transformer.enums import AttnMaskType
+
+    from llm_train.backends.megatron.attention import SDPAttention
+    from llm_train.backends.megatron.model import transformer_config
+    from llm_train.parallel import ParallelLayout
+
+    from llm_train.backends.megatron.parallel import seed
+
+    torch.distributed.init_process_group("gloo", rank=0, world_size=1)
+    parallel_state.initialize_model_parallel()
+    cfg = make_config({})
+    seed(cfg.train.seed)  # megatron's attention enters the model-parallel RNG tracker
+    config = transformer_config(cfg, ParallelLayout(dp=1), use_te=False)
+    gen = torch.Generator().manual_seed(3)
+    s, b, heads, groups, d = 16, 2, cfg.model.num_heads, cfg.model.kv_heads, cfg.model.head_dim
+    inputs = [torch.randn(s, b, n, d, generator=gen) for n in (heads, groups, groups)]
+    out = {}
+    for name, cls in (("megatron", DotProductAttention), ("sdpa", SDPAttention)):
+        module = cls(config, layer_number=1, attn_mask_type=AttnMaskType.causal, attention_type="self")
+        q, k, v = (t.clone().requires_grad_() for t in inputs)
+        y = module(q, k, v, attention_mask=None)
+        y.square().sum().backward()
+        out[name] = {
+            "y": y.detach().flatten().tolist(),
+            "grads": [t.grad.flatten().tolist() for t in (q, k, v)],
+        }
+    parallel_state.destroy_model_parallel()
+    torch.distributed.destroy_process_group()
+    return out

@@ -48,3 +48,11 @@ def test_layout_matches_tp1(tp1, parallel, tmp_path):
         assert_same_run(run, tp1)
         assert run["num_params"] == tp1["num_params"]
     assert runs[0]["dp"][1] == (2 if "dp" in parallel else 1)
+
+
+def test_sdpa_core_attention_equals_megatrons(tmp_path):
+    """The local layers' fused SDPA attention computes what megatron's DotProductAttention does."""
+    (out,) = spawn("job_attention_parity", 1, tmp_path)
+    assert out["sdpa"]["y"] == pytest.approx(out["megatron"]["y"], abs=1e-5)
+    for got, want in zip(out["sdpa"]["grads"], out["megatron"]["grads"], strict=True):
+        assert got == pytest.approx(want, abs=1e-4)

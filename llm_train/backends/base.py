@@ -21,6 +21,7 @@ from enum import Enum
 from pathlib import Path
 from typing import Any
 
+from llm_train.backends.forward_clock import ForwardClock
 from llm_train.config.schema import ExperimentConfig
 from llm_train.launch.dist_env import DistEnv
 from llm_train.parallel import ParallelLayout
@@ -58,6 +59,8 @@ class TrainBackend(ABC):
     def __init__(self, cfg: ExperimentConfig, dist: DistEnv):
         self.cfg = cfg
         self.dist = dist
+        # Forward time of this rank's micro batches (backends wrap each forward in it): stragglers.
+        self.forward_clock = ForwardClock()
 
     # The validated parallel layout of this job (set in the constructor, before any process group).
     layout: ParallelLayout

@@ -10,6 +10,7 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 
+from llm_train.backends import deepspeed_universal as universal
 from llm_train.backends.base import MicroBatch, SaveState, TrainBackend, Update
 from llm_train.backends.deepspeed_config import deepspeed_config
 from llm_train.backends.hf_llama import build_llama, hf_state_dict_for_safetensors, optimizer_param_groups
@@ -124,7 +125,8 @@ class DeepSpeedBackend(TrainBackend):
         engine.train()
         stats = torch.zeros(2, dtype=torch.float64)
         for i, batch in enumerate(micro_batches):
-            nll, count = token_nll(engine, self._to_device(batch))
+            with self.forward_clock:
+                nll, count = token_nll(engine, self._to_device(batch))
             # Mean over this micro batch; DeepSpeed divides by the accumulation steps itself.
             mean = nll / count.clamp(min=1)
             engine.backward(mean)
@@ -193,11 +195,36 @@ class DeepSpeedBackend(TrainBackend):
         atomic_write_json(directory / "model_config.json", self.cfg.model.model_dump(mode="json"))
 
     def load(self, directory: Path) -> None:
-        path, _ = self.engine.load_checkpoint(
-            str(directory), tag=DS_TAG, load_optimizer_states=True, load_lr_scheduler_states=False
-        )
+        """Same data-parallel size: DeepSpeed's own files. Another one: its universal form (converted
+        once, by rank 0), which every ZeRO stage loads at any DP size, optimizer state included."""
+        directory = Path(directory)
+        saved = universal.saved_dp_size(directory / DS_TAG)
+        tag = DS_TAG
+        if saved is not None and saved != self.dp_size:
+            if self.dist.is_main:
+                universal.convert(directory, DS_TAG)
+            torch.distributed.barrier()
+            tag = universal.UNIVERSAL_TAG
+            log.info("deepspeed: loading %s written at dp %d into dp %d", directory, saved, self.dp_size)
+        config = self.engine._config
+        config.load_universal_checkpoint = tag == universal.UNIVERSAL_TAG
+        # DeepSpeed 0.19's ZeRO-3 universal load copies one group's weight decay onto every group
+        # (the no-decay norms and embedding would decay) and gives every group one shared Adam step
+        # tensor (torch's AdamW increments it once per group): both are put right after the load.
+        weight_decay = [group["weight_decay"] for group in self.optimizer.param_groups]
+        try:
+            path, _ = self.engine.load_checkpoint(
+                str(directory), tag=tag, load_optimizer_states=True, load_lr_scheduler_states=False
+            )
+        finally:
+            config.load_universal_checkpoint = False
+        for group, value in zip(self.optimizer.param_groups, weight_decay, strict=True):
+            group["weight_decay"] = value
+        for state in self.optimizer.state.values():
+            if torch.is_tensor(state.get("step")):
+                state["step"] = state["step"].clone()
         if path is None:
-            raise FileNotFoundError(f"no DeepSpeed checkpoint under {directory}/{DS_TAG}")
+            raise FileNotFoundError(f"no DeepSpeed checkpoint under {directory}/{tag}")
 
     def num_params(self) -> int:
         params = self.engine.module.parameters()

@@ -21,7 +21,12 @@ def llama_config(m: ModelConfig, vocab_size: int | None = None):
     fields = hf_config(m, m.padded_vocab_size if vocab_size is None else vocab_size)
     fields = {k: v for k, v in fields.items() if k not in ("architectures", "model_type", "torch_dtype")}
     return LlamaConfig(
-        **fields, attention_dropout=0.0, use_cache=False, bos_token_id=None, eos_token_id=None, pad_token_id=None
+        **fields,
+        attention_dropout=0.0,
+        use_cache=False,
+        bos_token_id=None,
+        eos_token_id=None,
+        pad_token_id=None,
     )
 
 

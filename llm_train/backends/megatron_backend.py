@@ -90,7 +90,9 @@ class MegatronBackend(TrainBackend):
             chunk.train()
             chunk.zero_grad_buffer()
         self.optimizer.zero_grad()
-        loss_sum, tokens = run_schedule(self.chunks, micro_batches, forward_only=False)
+        loss_sum, tokens = run_schedule(
+            self.chunks, micro_batches, forward_only=False, clock=self.forward_clock
+        )
         return loss_sum / max(tokens, 1)
 
     def optimizer_step(self, lr: float, apply: bool) -> Update:

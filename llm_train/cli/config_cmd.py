@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from llm_train.config import load_config
+from llm_train.config.diff import diff_configs
 from llm_train.config.loader import load_resolved_file
 from llm_train.errors import ConfigError
 
@@ -84,26 +85,6 @@ def _load_any(path: str) -> dict[str, Any]:
     if p.is_dir():
         return load_resolved_file(p)
     return load_config(p).config.model_dump(mode="json")
-
-
-def flatten(data: Any, prefix: str = "") -> dict[str, Any]:
-    if isinstance(data, dict) and data:
-        out: dict[str, Any] = {}
-        for key, value in data.items():
-            out.update(flatten(value, f"{prefix}{key}."))
-        return out
-    return {prefix.rstrip("."): data}
-
-
-def diff_configs(a: dict[str, Any], b: dict[str, Any]) -> list[tuple[str, Any, Any]]:
-    fa, fb = flatten(a), flatten(b)
-    missing = object()
-    rows = []
-    for key in sorted(set(fa) | set(fb)):
-        va, vb = fa.get(key, missing), fb.get(key, missing)
-        if va != vb:
-            rows.append((key, None if va is missing else va, None if vb is missing else vb))
-    return rows
 
 
 def _diff(args: argparse.Namespace) -> int:

@@ -11,6 +11,7 @@ from pathlib import Path
 from rich.console import Console
 from rich.table import Table
 
+from llm_train.cli.run_health import health_tables
 from llm_train.errors import LLMTrainError
 from llm_train.run_dir import RunDir
 from llm_train.slurm import events, query
@@ -20,7 +21,9 @@ from llm_train.slurm.sbatch import SlurmError
 def _run_dir(path: str) -> RunDir:
     run = RunDir(path)
     if not run.slurm.is_dir():
-        raise LLMTrainError(f"{run.path}: no slurm/ folder here; is this a run dir made by `llm-train submit`?")
+        raise LLMTrainError(
+            f"{run.path}: no slurm/ folder here; is this a run dir made by `llm-train submit`?"
+        )
     return run
 
 
@@ -70,6 +73,8 @@ def main_jobs(argv: list[str]) -> int:
             )
     console = Console(width=160)
     console.print(table)
+    for extra in health_tables(run):
+        console.print(extra)
     if args.events:
         for e in evts:
             rest = {k: v for k, v in e.items() if k not in ("time", "event")}
@@ -78,9 +83,14 @@ def main_jobs(argv: list[str]) -> int:
 
 
 def pick_log(run: RunDir, job_id: str | None = None) -> Path:
-    logs = sorted(run.slurm.glob("*.out"), key=lambda p: p.stat().st_mtime)
+    # Script jobs log to slurm/<name>-<id>.out, function jobs to slurm/<kind>/<id>/<id>_<task>_log.out.
+    logs = sorted(run.slurm.rglob("*.out"), key=lambda p: p.stat().st_mtime)
     if job_id:
-        logs = [p for p in logs if p.stem.endswith(f"-{job_id}") or f"-{job_id}_" in p.stem]
+        logs = [
+            p
+            for p in logs
+            if p.stem.endswith(f"-{job_id}") or f"-{job_id}_" in p.stem or p.stem.startswith(f"{job_id}_")
+        ]
     if not logs:
         which = f" of job {job_id}" if job_id else ""
         raise LLMTrainError(f"no log{which} in {run.slurm} yet (the job may still be pending)")

@@ -83,6 +83,27 @@ class EnergyConfig(Section):
     grid_g_co2_per_kwh: float = Field(300.0, ge=0)
 
 
+class HealthConfig(Section):
+    """Node health gating (`llm-train doctor --burn-in`, and before training with `preflight`)."""
+
+    # Run the burn-in on every node of a train job before training; bad nodes are excluded and the
+    # job requeues itself without them.
+    preflight: bool = False
+    # Nodes a run may exclude in all (RUN_DIR/bad_nodes.txt); past it the job fails instead.
+    max_excluded_nodes: NonNegativeInt = 2
+    # Requeue on fewer nodes when the layout fits them (parallel.dp=auto); else wait for others.
+    shrink: bool = True
+    # A node whose GEMM, bandwidth or all-reduce figure is below this share of what the profile
+    # states (or, where it states nothing, of the median node) fails.
+    min_fraction: float = Field(0.6, gt=0, le=1)
+    # The dense GEMM reaches at most this share of the data-sheet peak on a healthy device.
+    gemm_efficiency: float = Field(0.7, gt=0, le=1)
+    max_gpu_temp_c: PositiveFloat = 87.0
+    # Burn-in on CPU-only nodes (no GPU to test) only when allowed: the local test cluster.
+    allow_cpu: bool = False
+    timeout_s: PositiveInt = 300
+
+
 class ClusterConfig(Section):
     name: str = "local"
     description: str = ""
@@ -94,5 +115,6 @@ class ClusterConfig(Section):
     slurm: SlurmConfig = SlurmConfig()
     software: SoftwareConfig = SoftwareConfig()
     energy: EnergyConfig = EnergyConfig()
+    health: HealthConfig = HealthConfig()
     # How ranks find each other: first host of the allocation, or torchrun's c10d rendezvous.
     rendezvous: Literal["slurm-first-host", "c10d"] = "slurm-first-host"

@@ -55,3 +55,17 @@ class TrainConfig(Section):
     # MFU denominator per device; None takes the cluster profile's peak.
     peak_tflops: float | None = Field(None, gt=0)
     spike: SpikePolicyConfig = SpikePolicyConfig()
+    # Resuming with another global batch cuts the same sample sequence into other steps; refused
+    # unless set (the LR schedule and train.tokens then count different steps).
+    allow_batch_change: bool = False
+    # Hang watchdog: no step finished within this many seconds -> every rank dumps its Python stacks
+    # to RUN_DIR/hangs/ and exits with the requeue code. None: 10 x the median step time, at least
+    # hang_timeout_floor_s. Armed after the first step (start-up has its own collective timeouts).
+    hang_timeout_s: float | None = Field(None, gt=0)
+    hang_timeout_floor_s: float = Field(300.0, gt=0)
+    # Stragglers: every N steps each rank's forward time is compared with the median over ranks;
+    # a rank slower than straggler_factor x median is logged with its host (0 turns it off).
+    straggler_every: NonNegativeInt = 50
+    straggler_factor: float = Field(1.5, gt=1)
+    # Extra trainer callbacks, "package.module:Class" (constructed without arguments).
+    callbacks: list[str] = Field(default_factory=list)

@@ -147,13 +147,25 @@ class PackedData:
                 [ConfigProblem(None, "data.split", message + empty_split_message(empty, split), split)]
             )
 
-    def train(self, total_steps: int, dp_rank: int, dp_size: int) -> StepBatches:
+    def train(self, total_steps: int, dp_rank: int, dp_size: int, built_samples: int = 0) -> StepBatches:
+        """The train stream; `built_samples`: the size a resumed run's index was built with, kept
+        when it still covers the run so the sample order is the same whatever the layout or batch."""
         t, s = self.cfg.train, self.cfg.train.spike
         # Room for the windows the spike policy may skip after rollbacks.
         spare = s.max_rollbacks * (
             s.skip_samples_on_rollback + self.cfg.checkpoint.every_steps * t.global_batch_size
         )
         samples = total_steps * t.global_batch_size + spare
+        if built_samples >= samples:
+            samples = built_samples
+        elif built_samples:
+            # megatron-core shuffles over the whole requested size: a bigger index is another order.
+            log.warning(
+                "data: the run now needs %d samples, its index was built for %d: it is rebuilt for the "
+                "longer run, so the samples not consumed yet come in a new order",
+                samples,
+                built_samples,
+            )
         train, _, _ = _build(self.cfg, self.mixture.blend(), [samples, 0, 0], self.tokenizer, self.cache_dir)
         return StepBatches(train, t.global_batch_size, t.micro_batch_size, dp_rank, dp_size)
 

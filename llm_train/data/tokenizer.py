@@ -17,7 +17,6 @@ from tokenizers import Tokenizer
 from llm_train.data.tokenizer_dir import TokenizerInfo, load_tokenizer
 
 
-
 class PackedDataTokenizer(MegatronTokenizerBase):
     def __init__(
         self,

@@ -22,12 +22,17 @@ from llm_train.errors import ConfigError, ConfigProblem, TrainingInterrupted
 from llm_train.launch.dist_env import DistEnv
 from llm_train.run_dir import RunDir
 from llm_train.trainer.callbacks import Callback
+from llm_train.trainer.energy import EnergyCallback
 from llm_train.trainer.exit_codes import TrainingDiverged
 from llm_train.trainer.lr_schedule import lr_at, total_steps
+from llm_train.trainer.plugins import load_callbacks
+from llm_train.trainer.resume import layout_record, plan_resume
 from llm_train.trainer.signals import StopOnSignal
 from llm_train.trainer.spike import SpikePolicy
+from llm_train.trainer.stragglers import StragglerCallback
 from llm_train.trainer.throughput import ThroughputCallback
 from llm_train.trainer.tracking_callback import TrackingCallback
+from llm_train.trainer.watchdog import HangWatchdog
 
 log = logging.getLogger(__name__)
 
@@ -45,11 +50,23 @@ class Trainer:
         self.step = 0
         self.spike = SpikePolicy(self.cfg.train.spike)
         self.stop = StopOnSignal()
-        self.callbacks = [TrackingCallback(), ThroughputCallback(), *callbacks]
-        self.backend = build_backend(self.cfg, dist)
+        self.callbacks = [
+            TrackingCallback(),
+            ThroughputCallback(),
+            HangWatchdog(),
+            StragglerCallback(),
+            EnergyCallback(),
+            *load_callbacks(self.cfg.train.callbacks),
+            *callbacks,
+        ]
+        self.backend = build_backend(self.cfg, dist)  # resolves the layout: refused here if it cannot run
+        # What the checkpoint to resume from allows (layout, optimizer, batch): refused before any load.
+        self.resume_plan = plan_resume(self.run, self.cfg, self.backend.layout, torch.cuda.is_available())
+        self.data_samples = 0
 
     def state_dict(self) -> dict:
-        return {"step": self.step}
+        record = layout_record(self.cfg, self.backend.layout, torch.cuda.is_available(), self.data_samples)
+        return {"step": self.step, "written_with": record}
 
     def load_state_dict(self, state: dict) -> None:
         self.step = int(state["step"])
@@ -63,7 +80,10 @@ class Trainer:
             else torch.device("cpu")
         )
         data = PackedData(cfg, load_mixture(cfg.data.mixture), self.run.data_index)
-        self.batches = data.train(self.total_steps, self.backend.dp_rank, self.backend.dp_size)
+        self.batches = data.train(
+            self.total_steps, self.backend.dp_rank, self.backend.dp_size, self.resume_plan.data_samples
+        )
+        self.data_samples = len(self.batches.dataset)
         self.valid_sets = (
             data.valid(self.backend.dp_rank, self.backend.dp_size) if cfg.train.eval_every else []
         )
@@ -157,6 +177,7 @@ class Trainer:
         return bool(every) and self.step % every == 0
 
     def _save(self, final: bool = False) -> None:
+        self._hook("pre_checkpoint", self.step)
         self.checkpointer.save(self.step, final=final)  # `_saved` runs once it is published
 
     def _saved(self, step: int, path: Path) -> None:
@@ -169,6 +190,18 @@ class Trainer:
             return
         loaded = self.checkpointer.load() if resume == "auto" else self.checkpointer.load(path=Path(resume))
         self.event("resume" if loaded else "start", consumed_samples=self.batches.consumed_samples)
+        plan = self.resume_plan
+        if loaded and (plan.changes or plan.batch_change):
+            log.warning(
+                "resumed step %d with a new layout (%s); the data continues at sample %d of the same sequence",
+                self.step,
+                plan.describe(),
+                self.batches.consumed_samples,
+            )
+            changes = {k: list(v) for k, v in plan.changes.items()}
+            if plan.batch_change:
+                changes["global_batch_size"] = list(plan.batch_change)
+            self.event("layout_change", changes=changes, consumed_samples=self.batches.consumed_samples)
 
     def _rollback(self) -> None:
         position, rollbacks = self.batches.consumed_samples, self.spike.rollbacks + 1

@@ -3,7 +3,8 @@
 One Llama-style decoder: RMSNorm, SwiGLU, RoPE (non-interleaved, the same rotation as HF Llama),
 grouped-query attention, no biases, optional tied embeddings. Transformer Engine layers are used
 when TE is importable and CUDA is present (fused norms, sequence parallel, context parallel);
-otherwise megatron's local layers with the project's RMSNorm (which supports sequence parallel).
+otherwise megatron's local layers with the project's RMSNorm (which supports sequence parallel) and
+torch's fused SDPA as core attention (`attention.SDPAttention`).
 """
 
 from __future__ import annotations
@@ -20,13 +21,13 @@ from megatron.core.transformer.spec_utils import ModuleSpec
 from megatron.core.transformer.transformer_block import TransformerBlockSubmodules, get_num_layers_to_build
 from megatron.core.transformer.transformer_config import TransformerConfig
 
+from llm_train.backends.megatron.attention import SDPAttention
 from llm_train.backends.megatron.norm import RMSNorm
-from llm_train.model.dtypes import PRECISIONS
 from llm_train.config.schema import ExperimentConfig
+from llm_train.model.dtypes import PRECISIONS
 from llm_train.model.spec import require_buildable
 from llm_train.parallel import ParallelLayout
 from llm_train.parallel.runtime import have_transformer_engine
-
 
 
 def transformer_config(
@@ -100,9 +101,16 @@ def transformer_config(
 
 
 def _local_layer_spec() -> ModuleSpec:
+    """megatron's local layer with our RMSNorm (sequence parallel) and fused SDPA core attention."""
     spec = get_gpt_layer_local_spec(normalization="RMSNorm")
     norm = ModuleSpec(module=RMSNorm)
-    submodules = dataclasses.replace(spec.submodules, input_layernorm=norm, pre_mlp_layernorm=norm)
+    attention = spec.submodules.self_attention
+    attention = dataclasses.replace(
+        attention, submodules=dataclasses.replace(attention.submodules, core_attention=SDPAttention)
+    )
+    submodules = dataclasses.replace(
+        spec.submodules, input_layernorm=norm, pre_mlp_layernorm=norm, self_attention=attention
+    )
     return dataclasses.replace(spec, submodules=submodules)
 
 

@@ -18,13 +18,13 @@ from __future__ import annotations
 import torch
 import torch.distributed as dist
 from megatron.core.optimizer import OptimizerConfig, get_megatron_optimizer
+from megatron.core.optimizer.optimizer import FP32Optimizer, MegatronOptimizer
 from megatron.core.optimizer.optimizer_config import ParamKey, ParamWithNamePredicate
 from megatron.core.optimizer_param_scheduler import ParamGroupOverride
-from megatron.core.optimizer.optimizer import FP32Optimizer, MegatronOptimizer
 
 from llm_train.backends.weight_decay import decays
-from llm_train.model.dtypes import PRECISIONS
 from llm_train.config.schema import ExperimentConfig
+from llm_train.model.dtypes import PRECISIONS
 
 
 def optimizer_config(cfg: ExperimentConfig, on_cuda: bool) -> OptimizerConfig:

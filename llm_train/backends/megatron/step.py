@@ -9,6 +9,7 @@ whatever the split into micro batches, data-parallel and context-parallel ranks.
 
 from __future__ import annotations
 
+import contextlib
 from functools import partial
 
 import torch
@@ -38,19 +39,20 @@ def _loss_func(loss_mask: torch.Tensor, output_tensor: torch.Tensor):
     return loss, tokens, {"lm loss": torch.stack([loss.detach(), mask.sum()])}
 
 
-def _forward_step(data_iterator, model):
+def _forward_step(clock, data_iterator, model):
     batch = _to_device(next(data_iterator))
-    output = model(
-        input_ids=batch["tokens"],
-        position_ids=batch["position_ids"],
-        attention_mask=None,  # causal mask built by the attention layer
-        labels=batch["labels"],
-    )
+    with clock if clock is not None else contextlib.nullcontext():
+        output = model(
+            input_ids=batch["tokens"],
+            position_ids=batch["position_ids"],
+            attention_mask=None,  # causal mask built by the attention layer
+            labels=batch["labels"],
+        )
     return output, partial(_loss_func, batch["loss_mask"])
 
 
 def run_schedule(
-    chunks: list[torch.nn.Module], micro_batches: list[MicroBatch], forward_only: bool
+    chunks: list[torch.nn.Module], micro_batches: list[MicroBatch], forward_only: bool, clock=None
 ) -> tuple[float, int]:
     """Run the schedule; returns (summed token loss, token count) over the global batch, on every rank."""
     first = micro_batches[0]["tokens"]
@@ -58,7 +60,7 @@ def run_schedule(
     # Interleaved schedules take one iterator per model chunk; each chunk reads every micro batch.
     iterators = [iter(micro_batches) for _ in chunks]
     reports = get_forward_backward_func()(
-        forward_step_func=_forward_step,
+        forward_step_func=partial(_forward_step, clock),
         data_iterator=iterators if len(chunks) > 1 else iterators[0],
         model=chunks,
         num_microbatches=len(micro_batches),
