@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from data_prep.steps.langid import ISO3_TO_ISO1
+from data_prep.languages import EU_LANGUAGES, ISO3_TO_ISO1
 
 ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
@@ -21,8 +21,7 @@ if str(ROOT) not in sys.path:
 from tests.helpers.warc import read_warc, sample_html_pages, write_warc  # noqa: E402
 
 SAMPLE = ROOT / "data" / "sample"
-EU_LANGS = {"bg", "cs", "da", "de", "el", "en", "es", "et", "fi", "fr", "ga", "hr"}
-EU_LANGS |= {"hu", "it", "lt", "lv", "mt", "nl", "pl", "pt", "ro", "sk", "sl", "sv"}
+EU_LANGS = set(EU_LANGUAGES)
 MIN_LANGS = 12  # EU languages with at least MIN_LANG_BYTES of text
 MIN_LANG_BYTES = 100_000
 MAX_COMPRESSED = 8 * 1024 * 1024

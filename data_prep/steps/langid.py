@@ -15,59 +15,13 @@ import logging
 from dataclasses import dataclass
 
 from data_prep.document import Document
+from data_prep.languages import EU_LANGUAGES, to_iso1
 from data_prep.pipeline.registry import STEPS
 from data_prep.pipeline.step import BaseFilter, FilterResult, drop_parts
 from data_prep.steps.params import PerLang, check
 from llm_train.errors import ConfigError
 
 logger = logging.getLogger(__name__)
-
-EU_LANGUAGES = tuple(
-    [
-        "bg",
-        "cs",
-        "da",
-        "de",
-        "el",
-        "en",
-        "es",
-        "et",
-        "fi",
-        "fr",
-        "ga",
-        "hr",
-        "hu",
-        "it",
-        "lt",
-        "lv",
-        "mt",
-        "nl",
-        "pl",
-        "pt",
-        "ro",
-        "sk",
-        "sl",
-        "sv",
-    ]
-)
-
-# heliport's ISO 639-3 codes -> ISO 639-1. "hbs" (Serbo-Croatian) is Croatian here because our
-# corpora are EU ones; keep "sr"/"bs" out of the keep list to avoid that assumption elsewhere.
-ISO3_TO_ISO1 = {
-    "bul": "bg", "ces": "cs", "dan": "da", "deu": "de", "ell": "el", "eng": "en", "spa": "es",
-    "est": "et", "ekk": "et", "fin": "fi", "fra": "fr", "gle": "ga", "hrv": "hr", "hbs": "hr",
-    "hun": "hu", "ita": "it", "lit": "lt", "lav": "lv", "lvs": "lv", "mlt": "mt", "nld": "nl",
-    "pol": "pl", "por": "pt", "ron": "ro", "slk": "sk", "slv": "sl", "swe": "sv",
-    "cat": "ca", "eus": "eu", "glg": "gl", "nor": "no", "nob": "nb", "nno": "nn", "isl": "is",
-    "ukr": "uk", "rus": "ru", "tur": "tr", "srp": "sr", "bos": "bs", "mkd": "mk", "sqi": "sq",
-    "als": "sq", "ltz": "lb", "cym": "cy", "bre": "br", "fry": "fy", "gla": "gd", "oci": "oc",
-    "bel": "be", "ara": "ar", "zho": "zh", "cmn": "zh", "jpn": "ja", "kor": "ko", "hin": "hi",
-}  # fmt: skip
-
-
-def to_iso1(code: str) -> str:
-    return ISO3_TO_ISO1.get(code, code)
-
 
 DEFAULT_FRACTION_LINES = 16
 

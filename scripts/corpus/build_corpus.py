@@ -45,33 +45,9 @@ import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
-# The 24 official EU languages (ISO 639-1).
-EU_LANGS = [
-    "bg",
-    "cs",
-    "da",
-    "de",
-    "el",
-    "en",
-    "es",
-    "et",
-    "fi",
-    "fr",
-    "ga",
-    "hr",
-    "hu",
-    "it",
-    "lt",
-    "lv",
-    "mt",
-    "nl",
-    "pl",
-    "pt",
-    "ro",
-    "sk",
-    "sl",
-    "sv",
-]
+# The project's language tables (standard library only, so this script still needs nothing else).
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+from data_prep.languages import EU_LANGUAGES, ISO3_TO_ISO1  # noqa: E402
 
 # Kinds of content we know how to extract.
 MAN, LOHELP, GIMP, MALLARD, DOCBOOK_HTML, FORTUNE, GETTEXT, MOZILLA = (
@@ -758,39 +734,6 @@ def write_html_sample(out: Path, cache: Path, offline: bool) -> int:
     return total
 
 
-# heliport answers ISO 639-3 (some macro-language codes); map the EU ones to ISO 639-1.
-# Mirrors data_prep.steps.langid.ISO3_TO_ISO1: this script runs with the standard library only.
-HELIPORT_TO_ISO1 = {
-    "bul": "bg",
-    "ces": "cs",
-    "dan": "da",
-    "deu": "de",
-    "ell": "el",
-    "eng": "en",
-    "spa": "es",
-    "est": "et",
-    "ekk": "et",
-    "fin": "fi",
-    "fra": "fr",
-    "gle": "ga",
-    "hrv": "hr",
-    "hbs": "hr",
-    "hun": "hu",
-    "ita": "it",
-    "lit": "lt",
-    "lav": "lv",
-    "lvs": "lv",
-    "mlt": "mt",
-    "nld": "nl",
-    "pol": "pl",
-    "por": "pt",
-    "ron": "ro",
-    "slk": "sk",
-    "slv": "sl",
-    "swe": "sv",
-}
-
-
 def langid_report(results: list[PackageResult]) -> None:
     """Print, per declared language, which share of documents heliport agrees with."""
     try:
@@ -803,7 +746,7 @@ def langid_report(results: list[PackageResult]) -> None:
     for r in results:
         for d in r.docs:
             dl = base_lang(d["meta"]["declared_lang"])
-            got = HELIPORT_TO_ISO1.get(ident.identify(d["text"][:2000].replace("\n", " ")), "?")
+            got = ISO3_TO_ISO1.get(ident.identify(d["text"][:2000].replace("\n", " ")), "?")
             a = agree.setdefault(dl, [0, 0])
             a[0] += got == dl
             a[1] += 1
@@ -843,7 +786,9 @@ def main(argv: list[str] | None = None) -> int:
         help="gzip the jsonl files (default: gz for sample, none for bench)",
     )
     ap.add_argument(
-        "--langs", default=",".join(EU_LANGS), help="declared languages to keep (ISO 639-1, comma separated)"
+        "--langs",
+        default=",".join(EU_LANGUAGES),
+        help="declared languages to keep (ISO 639-1, comma separated)",
     )
     ap.add_argument(
         "--packages", default=None, help="only these packages (comma separated) of the chosen size"
