@@ -239,7 +239,7 @@ def render_datacard(plan: Plan, stats: dict[str, Any], charts: list[str], corpus
             row.append(f"[{where}]({where})" if v["step"] != "read" else "-")
         rows.append(row)
     out.append(_table(header, rows) if rows else "Nothing was removed.")
-    optout = {r: v for r, v in stats["drop_reasons"].items() if r.startswith("optout")}
+    optout = {r: v for r, v in stats["drop_reasons"].items() if r.startswith("optout") or r == "erased"}
     out += ["", "## Personal data and opt-outs", ""]
     if stats["pii"]:
         out.append(_table(["PII type", "replacements"], [[k, f"{v:,}"] for k, v in stats["pii"].items()]))
@@ -250,6 +250,8 @@ def render_datacard(plan: Plan, stats: dict[str, Any], charts: list[str], corpus
         "Documents removed on opt-out / erasure requests: "
         + (", ".join(f"`{r}` {v['docs']:,}" for r, v in optout.items()) if optout else "none.")
     )
+    out += _tdm_section(stats.get("tdm"))
+    out += _erasure_section(stats.get("erasures"))
     if stats["bad_input_samples"]:
         out += ["", "## Unusable input records (samples)", ""]
         for reason, where in stats["bad_input_samples"].items():
@@ -260,6 +262,67 @@ def render_datacard(plan: Plan, stats: dict[str, Any], charts: list[str], corpus
     config_yaml = dump_yaml_dict(_public_values(cfg.identity(), corpus))
     out += ["", "## Resolved config", "", "```yaml", config_yaml.rstrip(), "```", ""]
     return "\n".join(out)
+
+
+TOP_DOMAINS = 20
+
+
+def _tdm_section(tdm: dict[str, Any] | None) -> list[str]:
+    from data_prep.steps.tdm_stats import REASONS
+
+    out = ["", "## Text-and-data-mining reservations (DSM Art. 4(3))", ""]
+    if not tdm or not tdm.get("checked"):
+        return [*out, "Not checked: the pipeline has no `tdm` step."]
+    out.append(
+        f"The `tdm` step checked {tdm['docs_in']:,} documents ({tdm['docs_with_http_headers']:,} with HTTP "
+        f"response headers, {tdm['docs_with_html_meta']:,} with HTML `<meta>` tags, "
+        f"{tdm['docs_checked_against_sites']:,} against the supplied site list) and removed "
+        f"{tdm['reserved_docs']:,} reserved pages ({_mb(tdm['reserved_bytes'])} MB)."
+    )
+    if tdm["by_reason"]:
+        rows = [
+            [f"`{r}`", REASONS.get(r, ""), f"{v['docs']:,}", _mb(v["bytes"])]
+            for r, v in tdm["by_reason"].items()
+        ]
+        out += ["", _table(["reason", "reservation", "docs", "MB"], rows)]
+    domains = list(tdm["by_domain"].items())
+    if domains:
+        reasons = [r for r in REASONS if any(r in v for _, v in domains)]
+        rows = [
+            [host, f"{v['docs']:,}", *(f"{v.get(r, 0):,}" for r in reasons)]
+            for host, v in domains[:TOP_DOMAINS]
+        ]
+        more = f" (top {TOP_DOMAINS} of {len(domains)})" if len(domains) > TOP_DOMAINS else ""
+        out += ["", f"Reserved pages per domain{more}:", "", _table(["domain", "docs", *reasons], rows)]
+    if tdm["robots_unparseable"]:
+        out += ["", "Sites whose robots.txt snapshot could not be used (pages counted per reason):", ""]
+        out += [
+            f"- `{host}`: " + ", ".join(f"{why} {n:,}" for why, n in whys.items())
+            for host, whys in tdm["robots_unparseable"].items()
+        ]
+    return out
+
+
+def _erasure_section(erasures: list[dict[str, Any]] | None) -> list[str]:
+    if not erasures:
+        return []
+    out = ["", "## Erasures after prep", ""]
+    out.append(
+        "Documents removed from this corpus by `llm-train data erase` (requests are recorded hashed in "
+        "`erasures.jsonl`; counts here are included in every table above):"
+    )
+    out.append("")
+    rows = [
+        [
+            e["time"],
+            f"`{e['request_sha256'][:16]}`",
+            ", ".join(e["selectors"]),
+            f"{e['docs']:,}",
+            _mb(e["bytes"]),
+        ]
+        for e in erasures
+    ]
+    return [*out, _table(["time (UTC)", "request", "selected by", "docs", "MB"], rows)]
 
 
 def write_datacard(output: Path, plan: Plan, stats: dict[str, Any]) -> Path:

@@ -11,6 +11,7 @@ from typing import Any
 
 from data_prep.pipeline.state import Plan, Workdir
 from data_prep.pipeline.stats import StepStats
+from data_prep.steps.tdm_stats import tdm_summary
 
 SAMPLES_PER_REASON = 5
 PII_PREFIX = "pii."
@@ -113,6 +114,7 @@ def build_stats(plan: Plan, workdir: Workdir) -> dict[str, Any]:
         "languages": _languages(write, dedup_results),
         "sources": _source_table(read, write),
         "pii": dict(sorted(pii.items())),
+        "tdm": tdm_summary(steps),
         "dedup": {res["lang"]: {k: v for k, v in res.items() if k != "lang"} for res in dedup_results},
         "bad_input_samples": dict(sorted(samples.items())),
         "files": [f for res in write_results for f in res["files"]],

@@ -44,11 +44,21 @@ class WarcReader(Reader):
         # Imported here so the other readers work without the HTML stack being importable.
         import trafilatura
         from warcio.archiveiterator import ArchiveIterator
+        from warcio.exceptions import ArchiveLoadFailed
 
         self._extract = trafilatura.extract
         self._iterator = ArchiveIterator
+        self._load_failed = ArchiveLoadFailed
 
     def _read(self, path: str, result: ReadResult) -> Iterator[Document]:
+        try:
+            yield from self._records(path, result)
+        except self._load_failed as exc:
+            # A corrupt record: warcio cannot find the next one, so (like a truncated gzip) the rest
+            # of the file is counted as `corrupt_file`; the message without the record's bytes.
+            raise ValueError(f"invalid WARC record ({str(exc).split(':', 1)[0]})") from None
+
+    def _records(self, path: str, result: ReadResult) -> Iterator[Document]:
         opts = self.opts
         default_source = file_stem(path)
         with open(path, "rb") as fh:

@@ -10,28 +10,14 @@ The list is a text file, one entry per line (`#` comments and blank lines ignore
 from __future__ import annotations
 
 from pathlib import Path
-from urllib.parse import urlsplit
 
 from data_prep.document import Document
 from data_prep.pipeline.registry import STEPS
 from data_prep.pipeline.step import BaseFilter, FilterResult
 from llm_train.errors import ConfigError
+from llm_train.utils.urls import domain_matches, host_of, normalize_url, url_host
 
-
-def _host(netloc: str) -> str:
-    host = netloc.rsplit("@", 1)[-1].lower()
-    if host.endswith((":80", ":443")):
-        host = host.rsplit(":", 1)[0]
-    host = host.rstrip(".")
-    return host[4:] if host.startswith("www.") else host
-
-
-def normalize_url(url: str) -> str:
-    """Scheme-less, lower-case host without www./default port, path without trailing slash, query kept."""
-    parts = urlsplit(url.strip())
-    path = parts.path.rstrip("/") or ""
-    query = f"?{parts.query}" if parts.query else ""
-    return f"{_host(parts.netloc)}{path}{query}"
+__all__ = ["OptOutFilter", "normalize_url"]
 
 
 @STEPS.register("optout")
@@ -56,7 +42,7 @@ class OptOutFilter(BaseFilter):
             if not line or line.startswith("#"):
                 continue
             if line.startswith("domain:"):
-                self.domains.add(_host(line[len("domain:") :].strip()))
+                self.domains.add(host_of(line[len("domain:") :].strip()))
             elif line.startswith("id:"):
                 self.ids.add(line[len("id:") :].strip())
             elif line.startswith(("http://", "https://")):
@@ -66,21 +52,11 @@ class OptOutFilter(BaseFilter):
                     f"step 'optout': entry {n} {line!r} is not a URL (http[s]://...), domain:NAME or id:VALUE"
                 )
 
-    def _domain_listed(self, host: str) -> bool:
-        # example.org matches example.org and a.b.example.org, never badexample.org
-        while host:
-            if host in self.domains:
-                return True
-            _, dot, host = host.partition(".")
-            if not dot:
-                return False
-        return False
-
     def filter(self, doc: Document) -> FilterResult:
         if doc.id in self.ids:
             return False, "optout_id"
         if doc.url:
-            if self.domains and self._domain_listed(_host(urlsplit(doc.url).netloc)):
+            if self.domains and domain_matches(url_host(doc.url), self.domains):
                 return False, "optout_domain"
             if self.urls and normalize_url(doc.url) in self.urls:
                 return False, "optout_url"
