@@ -15,6 +15,7 @@ import logging
 import math
 from pathlib import Path
 
+from llm_train.tracking.repo import repo_of_run
 from llm_train.utils.atomic import atomic_write_json
 
 log = logging.getLogger(__name__)
@@ -22,18 +23,7 @@ LOGGED = "aim_logged.json"
 
 
 def aim_repo_for(run_dir: Path, cfg) -> str:
-    state = Path(run_dir) / "aim.json"
-    if state.is_file():
-        try:
-            repo = json.loads(state.read_text()).get("repo")
-            if repo:
-                return repo
-        except ValueError:
-            pass
-    if cfg is not None and cfg.tracking.aim_repo:
-        return cfg.tracking.aim_repo
-    # Run dirs are <runs_dir>/<experiment>/<run-id>: the trainer's default repo is <runs_dir>/aim.
-    return str(Path(run_dir).resolve().parent.parent / "aim")
+    return repo_of_run(run_dir, cfg.tracking.aim_repo if cfg is not None else None)
 
 
 def metrics_of(record: dict) -> list[tuple[str, float, dict]]:

@@ -7,67 +7,11 @@ UI runs in its own process group and the whole group is signalled at the end.
 from __future__ import annotations
 
 import json
-import os
-import signal
 import struct
-import subprocess
 import sys
-import time
 import urllib.parse
 import urllib.request
-from collections.abc import Iterator
-from contextlib import contextmanager, suppress
 from pathlib import Path
-
-from llm_train.launch.ports import free_port
-
-
-@contextmanager
-def aim_up(repo: Path, log: Path, timeout: float = 90.0) -> Iterator[str]:
-    """Serve ``repo`` with `aim up` on 127.0.0.1; yield the base URL; stop the process group."""
-    port = free_port()
-    aim = Path(sys.executable).parent / "aim"
-    cmd = [str(aim), "up", "--host", "127.0.0.1", "--port", str(port), "--repo", str(repo), "-y"]
-    with log.open("w") as out:
-        proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + timeout
-        while True:
-            if proc.poll() is not None:
-                raise RuntimeError(f"aim up exited with {proc.returncode}: {log.read_text()[-2000:]}")
-            try:
-                get_json(base, "/api/projects/")
-                break
-            except OSError:
-                if time.monotonic() > deadline:
-                    raise TimeoutError(
-                        f"aim up not serving after {timeout:.0f} s: {log.read_text()[-2000:]}"
-                    ) from None
-                time.sleep(0.5)
-        yield base
-    finally:
-        stop_group(proc)
-
-
-def stop_group(proc: subprocess.Popen, grace: float = 10.0) -> None:
-    try:
-        os.killpg(proc.pid, signal.SIGTERM)
-    except ProcessLookupError:
-        return
-    with suppress(subprocess.TimeoutExpired):
-        proc.wait(timeout=grace)
-    # The uvicorn child may still be alive after its parent exited: the group goes either way.
-    deadline = time.monotonic() + grace
-    while time.monotonic() < deadline:
-        try:
-            os.killpg(proc.pid, 0)
-        except ProcessLookupError:
-            return
-        time.sleep(0.2)
-    with suppress(ProcessLookupError):
-        os.killpg(proc.pid, signal.SIGKILL)
-    proc.wait(timeout=5)
 
 
 def get_json(base: str, path: str) -> dict | list:
@@ -102,7 +46,6 @@ SMALL_VOCAB = 1024
 
 def small_demo_cmd(root: Path, run_id: str, train_overrides: list[str], eval_args: str) -> list[str]:
     """`scripts/demo.py` on four sample files (de, es, fr, it), a 1k vocab and the given training size."""
-    import sys
 
     repo = Path(__file__).resolve().parents[1]
     sample = repo / "data" / "sample"

@@ -28,6 +28,16 @@ def repo_of_config(config: dict) -> str:
     return default_repo(tracking.get("aim_repo"), config.get("runs_dir", "runs"))
 
 
+def repo_of_run(run_dir: str | Path, aim_repo: str | None = None) -> str:
+    """The repo a run dir's Aim run lives in: the one recorded in its aim.json, else
+    `tracking.aim_repo`, else the runs dir's `aim/` (run dirs are <runs_dir>/<experiment>/<run-id>)."""
+    from llm_train.tracking.aim_tracker import read_state
+
+    return read_state(Path(run_dir)).get("repo") or default_repo(
+        aim_repo, Path(run_dir).resolve().parent.parent
+    )
+
+
 def canonical(repo: str) -> str:
     """The repo's identity: an absolute path, or the server address without a trailing slash."""
     if is_remote(repo):
