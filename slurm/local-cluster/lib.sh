@@ -4,6 +4,24 @@
 LC_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 REPO_ROOT="$(cd "$LC_DIR/../.." && pwd)"
 STATE="${LLM_TRAIN_SLURM_STATE:-$REPO_ROOT/.slurm-state}"
+# The daemons run as other users (munge, mysql) and read what is made here: not the caller's umask.
+umask 022
+
+# munged runs as user munge and must reach its key, log and socket dirs. Under a directory other
+# users cannot enter (a checkout in a 0700 home or temp dir) it cannot, so its part of the state
+# then lives in /var/tmp, one dir per state dir; every other daemon runs as root and stays in $STATE.
+munge_dir() {
+    local d="$STATE"
+    while [[ "$d" != / ]]; do
+        if [[ -e "$d" ]] && (( (8#$(stat -c %a "$d") & 1) == 0 )); then
+            echo "/var/tmp/llm-train-munge-$(printf '%s' "$STATE" | sha256sum | cut -c1-12)"
+            return
+        fi
+        d="$(dirname "$d")"
+    done
+    echo "$STATE/munge"
+}
+MUNGE_DIR="$(munge_dir)"
 
 SETTING_ACCOUNTING="${SETTING_ACCOUNTING:-1}"
 SETTING_NODES="${SETTING_NODES:-2}"

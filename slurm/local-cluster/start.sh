@@ -30,10 +30,10 @@ done
 ((SETTING_CPUS >= 1)) || die "SETTING_CPUS must be at least 1"
 
 ETC="$STATE/etc"
-MUNGE_SOCKET="$STATE/munge/run/munge.socket.2"
+MUNGE_SOCKET="$MUNGE_DIR/run/munge.socket.2"
 DB_SOCKET="$STATE/mysql/run/mysqld.sock"
 if ((!CHECK_ONLY)); then
-    mkdir -p "$STATE"/{etc,pids,log,run,spool/ctld,munge,secret}
+    mkdir -p "$STATE"/{etc,pids,log,run,spool/ctld,secret}
     chmod 700 "$STATE/secret"
     [[ -s "$STATE/secret/db.pass" ]] || (umask 077 && head -c 18 /dev/urandom | base64 | tr -d '/+=' > "$STATE/secret/db.pass")
 fi
@@ -258,7 +258,13 @@ wait_for() {
 
 start_munged() {
     daemon_alive munged && return 0
-    local m="$STATE/munge"
+    local m="$MUNGE_DIR"
+    if [[ "$m" != "$STATE/munge" ]]; then
+        log "$STATE is under a directory user munge cannot enter: munge's state is in $m"
+        # A dir someone else made in /var/tmp is not ours to trust.
+        [[ ! -e "$m" || "$(stat -c %U "$m")" == munge || "$(stat -c %U "$m")" == root ]] \
+            || die "$m exists and belongs to $(stat -c %U "$m"); remove it or set LLM_TRAIN_SLURM_STATE"
+    fi
     mkdir -p "$m"/{etc,run,log,lib}
     # munged insists on owner munge (or root), no group/other write, and o+x on the socket dir.
     chown munge:munge "$m" "$m"/{etc,run,log,lib}

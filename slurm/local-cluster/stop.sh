@@ -110,6 +110,7 @@ fi
 
 if ((RESET)); then
     [[ -n "$STATE" && "$STATE" != / && -d "$STATE" ]] && rm -rf -- "$STATE"
+    [[ "$MUNGE_DIR" == /var/tmp/llm-train-munge-* && -d "$MUNGE_DIR" ]] && rm -rf -- "$MUNGE_DIR"
     log "state dir $STATE removed"
 fi
 log "stopped in $(elapsed_s "$t0") s"
