@@ -12,7 +12,6 @@ from __future__ import annotations
 import argparse
 import json
 import logging
-import os
 import sys
 from pathlib import Path
 
@@ -89,8 +88,6 @@ def _targets(args) -> tuple[Path | None, list, list[str], list[str]]:
         steps = scan.ready
     elif args.step is not None:
         steps = [args.step]
-    elif args.array_steps:
-        steps = [int(args.array_steps.split(",")[int(os.environ["SLURM_ARRAY_TASK_ID"])])]
     else:
         latest = ck.latest_ready(path)
         steps = [latest] if latest is not None else []
@@ -240,9 +237,6 @@ def build_parser() -> argparse.ArgumentParser:
     which = p.add_mutually_exclusive_group()
     which.add_argument("--step", type=int)
     which.add_argument("--all", action="store_true", help="every ready checkpoint")
-    which.add_argument(
-        "--array-steps", help="Slurm array task: evaluate step N of this comma list, N = SLURM_ARRAY_TASK_ID"
-    )
     p.add_argument("--output", help="also append records to this JSONL file")
     _settings_args(p)
     p.set_defaults(func=cmd_run)

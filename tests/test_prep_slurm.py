@@ -126,6 +126,17 @@ def test_cli_refuses_a_bad_profile_option_before_writing_anything(tmp_path, caps
         prep_main([*base, "--executor", "slurm", "--cluster", "nosuchsite"])
     with pytest.raises(ConfigError, match="profile 'local' has no Slurm"):
         prep_main([*base, "--executor", "slurm", "--cluster", "local"])
+    typo = tmp_path / "site.yaml"
+    typo.write_text(
+        (CONFIGS / "cluster" / "local-slurm.yaml")
+        .read_text()
+        .replace("default_partition:", "default_partiton:")
+    )
+    with pytest.raises(ConfigError) as err:
+        prep_main([*base, "--executor", "slurm", "--cluster", str(typo)])
+    assert f"{typo}: cluster.slurm.default_partiton: unknown key; did you mean 'default_partition'?" in str(
+        err.value
+    )
     assert not out.exists()
 
 

@@ -6,6 +6,7 @@ container a job gets. A profile comes with an experiment (`Site.of(resolved)`) o
 
 from __future__ import annotations
 
+import difflib
 import os
 import re
 from dataclasses import dataclass
@@ -76,18 +77,27 @@ def load_site(
     try:
         cluster = ClusterConfig.model_validate(data["cluster"])
     except ValidationError as exc:
-        raise ConfigError(
-            [
-                ConfigProblem(
-                    source_of(prov, key := "cluster." + ".".join(str(p) for p in err["loc"])),
-                    key,
-                    "unknown key" if err["type"] == "extra_forbidden" else f"expected {err['msg']}",
-                    err.get("input", ...),
-                )
-                for err in exc.errors(include_url=False)
-            ]
-        ) from None
+        raise ConfigError([_problem(err, prov) for err in exc.errors(include_url=False)]) from None
     return Site(cluster, prov, job_name, owner=owner)
+
+
+def _problem(err, prov: Provenance) -> ConfigProblem:
+    key = "cluster." + ".".join(str(p) for p in err["loc"])
+    if err["type"] != "extra_forbidden":
+        msg = err["msg"]
+        return ConfigProblem(
+            source_of(prov, key), key, f"expected {msg[0].lower()}{msg[1:]}", err.get("input", ...)
+        )
+    model = ClusterConfig
+    for part in err["loc"][:-1]:
+        model = getattr(model.model_fields.get(str(part)), "annotation", None)
+        if not isinstance(model, type) or not hasattr(model, "model_fields"):
+            return ConfigProblem(source_of(prov, key), key, "unknown key", err.get("input", ...))
+    fields = list(model.model_fields)
+    close = difflib.get_close_matches(str(err["loc"][-1]), fields, n=1)
+    hint = f"; did you mean {close[0]!r}?" if close else ""
+    message = f"unknown key{hint} valid keys here: {', '.join(fields)}"
+    return ConfigProblem(source_of(prov, key), key, message, err.get("input", ...))
 
 
 def slurm_profile(site: Site) -> ClusterConfig:
