@@ -58,18 +58,50 @@ def open_text(path: Path):
     return path.open(encoding="utf-8")
 
 
-def read_corpus(corpus: Path, limit_bytes: int | None) -> list[dict]:
-    docs, total = [], 0
+def read_corpus(corpus: Path, limit_bytes: int | None, every: int = 1) -> list[dict]:
+    docs, total, seen = [], 0, 0
     files = sorted(p for p in corpus.rglob("*") if p.name.endswith((".jsonl", ".jsonl.gz", ".jsonl.zst")))
     for path in files:
         with open_text(path) as fh:
             for line in fh:
+                seen += 1
+                if (seen - 1) % every:
+                    continue
                 obj = json.loads(line)
                 docs.append(obj)
                 total += len(obj["text"].encode("utf-8"))
                 if limit_bytes and total >= limit_bytes:
                     return docs
     return docs
+
+
+class StepClock:
+    """Seconds spent in each step of a generator chain (a step's own time, without upstream's)."""
+
+    def __init__(self):
+        self.spent: dict[str, float] = defaultdict(float)
+
+    def wrap(self, name: str, stream):
+        clock = time.perf_counter
+        it = iter(stream)
+        while True:
+            t = clock()
+            try:
+                doc = next(it)
+            except StopIteration:
+                self.spent[name] += clock() - t
+                return
+            self.spent[name] += clock() - t
+            yield doc
+
+    def exclusive(self, names: list[str]) -> dict[str, float]:
+        # pulling a document through step k also runs steps < k: subtract what they took
+        out, before = {}, 0.0
+        for name in names[:-1]:
+            out[name] = round(self.spent[name] - before, 2)
+            before = self.spent[name]
+        out[names[-1]] = round(self.spent["minhash_work"] + self.spent[names[-1]] - before, 2)
+        return out
 
 
 def tap(stream, entered: list):
@@ -132,20 +164,26 @@ def run_ours(docs_json: list[dict], decide: bool) -> dict:
     docs = [Document.from_json(d) for d in docs_json]
     entered: dict[str, list] = {name: [] for name in [*steps, "minhash"]}
     params = MinHashParams()
+    clock = StepClock()
     t0, c0 = time.perf_counter(), time.process_time()
     stream = iter(docs)
     for name, step in steps.items():
-        stream = step.run(tap(stream, entered[name]))
+        stream = clock.wrap(name, step.run(tap(stream, entered[name])))
     batch, n_sigs = SignatureBatch(params), 0
-    for doc in tap(stream, entered["minhash"]):
+    for doc in clock.wrap("minhash", tap(stream, entered["minhash"])):
+        t = time.perf_counter()
         batch.add(shingle_hashes(mh_words(doc.text), params.ngram))
         if len(batch) >= 1024:
             n_sigs += len(batch.bands())
+        clock.spent["minhash_work"] += time.perf_counter() - t
+    t = time.perf_counter()
     n_sigs += len(batch.bands())
+    clock.spent["minhash_work"] += time.perf_counter() - t
     result = {
         "seconds": time.perf_counter() - t0,
         "cpu_seconds": time.process_time() - c0,
         "signatures": n_sigs,
+        "step_seconds": clock.exclusive([*steps, "minhash"]),
     }
     if decide:
         order = [*FILTERS, "pii"]
@@ -240,6 +278,11 @@ def run_datatrove(docs_json: list[dict], workdir: str, decide: bool) -> dict:
         stream = step.run(tap(stream, entered[name]), rank=0, world_size=1)
     minhash.run(tap(stream, entered["minhash"]), rank=0, world_size=1)
     result = {"seconds": time.perf_counter() - t0, "cpu_seconds": time.process_time() - c0}
+    # datatrove times each filter's own work (its track_time around every call); the MinHash
+    # step's clock also runs while it pulls documents through the steps before it
+    own = {name: step.stats.time_stats.total for name, step in steps.items()}
+    own["minhash"] = minhash.stats.time_stats.total - sum(own.values())
+    result["step_seconds"] = {name: round(t, 2) for name, t in own.items()}
     if decide:
         order = [*FILTERS, "pii"]
         result["decisions"] = decisions_of(entered, steps, dict(zip(order, order[1:], strict=False)))
@@ -411,7 +454,7 @@ def add_statistics(rows: list[dict], ours: dict, theirs: dict, pythons: dict, tm
 def measure(name: str, corpus: Path, args) -> tuple[dict, list[dict]]:
     from data_prep.steps.normalize import Normalize
 
-    raw = read_corpus(corpus, int(args.limit_mb * 1e6) if args.limit_mb else None)
+    raw = read_corpus(corpus, int(args.limit_mb * 1e6) if args.limit_mb else None, args.every)
     norm = Normalize()
     docs = []
     for d in raw:
@@ -434,6 +477,7 @@ def measure(name: str, corpus: Path, args) -> tuple[dict, list[dict]]:
                     {
                         "seconds": round(result["seconds"], 2),
                         "cpu_seconds": round(result["cpu_seconds"], 2),
+                        "step_seconds": result["step_seconds"],
                         "mb_s_core": round(mb / result["seconds"], 3),
                         "load_avg": [
                             round(min(load), 2),
@@ -485,7 +529,12 @@ def markdown(report: dict) -> str:
         f"Speed ratio (best runs): **{report['speedup']}x** wall clock, {report['speedup_cpu']}x in CPU seconds",
         "",
     ]
-    lines += ["| filter | docs | agreement | kept ours | kept datatrove |", "|---|---:|---:|---:|---:|"]
+    steps = {side: report["runs"][side][0]["step_seconds"] for side in ("ours", "datatrove")}
+    names = [n for n in steps["datatrove"] if n in steps["ours"]]
+    lines += ["| step (first run, s) | " + " | ".join(names) + " |", "|---|" + "---:|" * len(names)]
+    for side in ("ours", "datatrove"):
+        lines.append(f"| {side} | " + " | ".join(str(steps[side][n]) for n in names) + " |")
+    lines += ["", "| filter | docs | agreement | kept ours | kept datatrove |", "|---|---:|---:|---:|---:|"]
     for name, a in report["agreement"].items():
         lines.append(
             f"| {name} | {a['docs']:,} | {a['agree'] * 100:.2f}% | {a['kept_ours']:,} | {a['kept_datatrove']:,} |"
@@ -515,6 +564,7 @@ def main() -> None:
     )
     ap.add_argument("--datatrove-python", default=sys.executable, help="python of a venv with datatrove 0.10")
     ap.add_argument("--limit-mb", type=float, default=None, help="use only the first N MB of text")
+    ap.add_argument("--every", type=int, default=1, help="use every N-th document (a quick, mixed sample)")
     ap.add_argument("--repeat", type=int, default=2, help="timed runs of each side (alternating)")
     ap.add_argument("--json", type=Path, default=None, help="also write the full report here")
     ap.add_argument("--disagreements", type=Path, default=None, help="JSONL of every disagreeing document")

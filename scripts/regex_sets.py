@@ -200,3 +200,42 @@ def guard(spec: list | None) -> str | None:
     tree = _parser.parse(spec[0], spec[1])
     found = _required(tree.data)
     return None if found is None or _size(found) > 64 else _class(found)
+
+
+_FOLDS: dict[str, list[int]] = {}
+
+
+def _case_insensitive(cls: str) -> list[int]:
+    """Every character that Python's re, ignoring case, takes for the class (found by trying them all)."""
+    if cls not in _FOLDS:
+        one = re.compile(cls, re.IGNORECASE).fullmatch
+        _FOLDS[cls] = [cp for cp in range(0x110000) if one(chr(cp))]
+    return _FOLDS[cls]
+
+
+def first_ignoring_case(source: str, flags: int) -> dict | None:
+    """The first characters an alternative matched ignoring case can consume, or None for any."""
+    tree = _parser.parse(source, flags & ~re.IGNORECASE)
+    chars, _ = _ends(tree.data, reverse=False)
+    if chars is ANY:
+        return None
+    return _charset([(C.LITERAL, cp) for cp in _case_insensitive(_class(chars))])
+
+
+def head(source: str, flags: int) -> str | None:
+    """The leading single characters every match starts with ("a[ée]ro[-–]" of French's
+    "^a[ée]ro[-–][a-z]..."), as a small regex, or None. Large classes end the head."""
+    seq = list(_parser.parse(source, flags & ~re.IGNORECASE).data)
+    while len(seq) == 1 and seq[0][0] == C.SUBPATTERN:
+        seq = list(seq[0][1][3])
+    parts = []
+    for op, av in seq:
+        if op == C.AT and av == C.AT_BEGINNING and not parts:
+            continue
+        if op == C.LITERAL:
+            parts.append(re.escape(chr(av)))
+        elif op == C.IN and _item_set(op, av)[0] is not ANY and _size(av) <= 64:
+            parts.append(_class(av))
+        else:
+            break
+    return "".join(parts) or None

@@ -24,7 +24,7 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from regex_sets import analyse, guard  # noqa: E402
+from regex_sets import analyse, first_ignoring_case, guard, head  # noqa: E402
 
 OUT = Path(__file__).resolve().parents[1] / "data_prep" / "resources" / "spacy"
 # The EU languages; Maltese has no spaCy language, "xx" is spaCy's multi-language tokenizer.
@@ -107,11 +107,34 @@ def alternatives(spec: list | None) -> list[dict] | None:
     return [{"src": a, **analyse(a, flags)} for a in alts]
 
 
+def token_match(spec: list | None) -> dict | None:
+    """`token_match` (French: 1.4 MB, seconds to compile) as alternatives the splitter compiles
+    one by one when a chunk starts with a character they can start with."""
+    if spec is None:
+        return None
+    source, flags = spec
+    alts = split_alternatives(source)
+    if "|".join(alts) != source:
+        raise SystemExit("token_match alternatives do not rebuild the pattern")
+    inline = re.match(r"\(\?[a-zA-Z]+\)", alts[0])
+    if inline:  # global flags written in the pattern: give them to every alternative
+        flags |= re.compile(inline.group(0)).flags
+        alts[0] = alts[0][len(inline.group(0)) :]
+    return {
+        "flags": flags,
+        "guard": guard(spec),
+        "alternatives": [
+            {"src": a, "first": first_ignoring_case(a, flags), "head": head(a, flags)} for a in alts
+        ],
+    }
+
+
 def rules(lang: str) -> dict:
     import spacy
     from spacy.symbols import ORTH
 
-    tok = spacy.blank(lang).tokenizer
+    nlp = spacy.blank(lang)
+    tok = nlp.tokenizer
     specials = {}
     for string, subtokens in sorted(tok.rules.items()):
         specials[string] = [t.get(ORTH, t.get("ORTH")) for t in subtokens]
@@ -123,11 +146,36 @@ def rules(lang: str) -> dict:
         "prefix": alternatives(pattern(tok.prefix_search)),
         "suffix": alternatives(pattern(tok.suffix_search)),
         "infix": alternatives(pattern(tok.infix_finditer)),
-        "token_match": pattern(tok.token_match),
-        "token_match_guard": guard(pattern(tok.token_match)),
+        "token_match": token_match(pattern(tok.token_match)),
         "url_match": pattern(tok.url_match),
-        "faster_heuristics": bool(tok.faster_heuristics),
         "specials": specials,
+        "matcher": matcher_patterns(nlp),
+    }
+
+
+def matcher_patterns(nlp) -> dict[str, list[str]]:
+    """Special cases spaCy re-applies after splitting (its `_special_matcher`), each with the
+    tokens the affix rules alone make of it (`_tokenize_affixes(string, False)`)."""
+    from spacy.tokenizer import Tokenizer
+
+    tok = nlp.tokenizer
+    bare = Tokenizer(
+        nlp.vocab,
+        rules={},
+        prefix_search=tok.prefix_search,
+        suffix_search=tok.suffix_search,
+        infix_finditer=tok.infix_finditer,
+        token_match=tok.token_match,
+        url_match=tok.url_match,
+    )
+    return {
+        string: [t.text for t in bare(string)]
+        for string in sorted(tok.rules)
+        if not tok.faster_heuristics
+        or tok.find_prefix(string)
+        or tok.find_infix(string)
+        or tok.find_suffix(string)
+        or " " in string
     }
 
 

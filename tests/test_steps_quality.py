@@ -120,6 +120,11 @@ def test_c4_removes_bad_lines_and_drops_pages():
     assert C4QualityFilter().filter(lorem)[:2] == (False, "c4_lorem_ipsum")
     code = doc("Schreiben Sie dann function f() { return 1; } in die Datei.", "de")
     assert C4QualityFilter().filter(code)[:2] == (False, "c4_curly_bracket")
+    # the line rules see the line after its citations are removed: "java[1]script" is "javascript"
+    cited = doc("\n".join([lines[0], "Diese Seite braucht Java[1]Script zum Laufen.", lines[3]]), "de")
+    f = C4QualityFilter()
+    assert f.filter(cited) is True and "Java" not in cited.text
+    assert f.stats.counters["c4.line_javascript"] == 1
 
 
 def test_tokenizer_follows_language_rules():

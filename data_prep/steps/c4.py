@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from functools import cache
 
 from data_prep.document import Document
 from data_prep.pipeline.registry import STEPS
@@ -51,36 +52,56 @@ class C4QualityFilter(BaseFilter):
 
     def filter(self, doc: Document) -> FilterResult:
         p = self.params.get(doc.lang)
+        text = doc.text
+        # Whole-document checks first: a rule whose trigger is nowhere in the text is skipped for
+        # every line (most documents have no citation, no curly bracket, no "javascript").
+        long_word = p.max_word_length != -1 and _long_word(p.max_word_length)(text)
+        citations = p.remove_citations and "[" in text
+        # (removing a citation can join the two halves of "java[1]script")
+        lower = (_CITATION.sub("", text) if citations else text).lower()
+        lorem = p.filter_lorem_ipsum and "lorem ipsum" in lower
+        javascript = p.filter_javascript and "javascript" in lower
+        curly = p.filter_curly_bracket and "{" in text
+        policy = p.filter_policy and any(s in lower for s in _POLICY)
+        punct, min_words = p.filter_no_terminal_punct, p.min_words_per_line
+        count = p.min_num_sentences != -1
+        dropped = dict.fromkeys(
+            ("too_long_word", "no_terminal_punct", "too_few_words", "javascript", "policy"), 0
+        )
         kept: list[str] = []
         sentences = 0
-        for line in doc.text.splitlines():
+        for line in text.splitlines():
             line = line.strip()
             line_words = line.split()
-            if p.max_word_length != -1 and any(len(w) > p.max_word_length for w in line_words):
-                self.stats.update("c4.line_too_long_word", 1, doc.lang)
+            if long_word and any(len(w) > p.max_word_length for w in line_words):
+                dropped["too_long_word"] += 1
                 continue
-            if p.remove_citations:
+            if citations:
                 line = _CITATION.sub("", line)
-            if p.filter_no_terminal_punct and (not line.endswith(_END_PUNCTUATION) or line.endswith("...")):
-                self.stats.update("c4.line_no_terminal_punct", 1, doc.lang)
+            if punct and (not line.endswith(_END_PUNCTUATION) or line.endswith("...")):
+                dropped["no_terminal_punct"] += 1
                 continue
-            if len(line_words) < p.min_words_per_line:
-                self.stats.update("c4.line_too_few_words", 1, doc.lang)
+            if len(line_words) < min_words:
+                dropped["too_few_words"] += 1
                 continue
-            lower = line.lower()
-            if p.filter_lorem_ipsum and "lorem ipsum" in lower:
-                return False, "c4_lorem_ipsum", {"line": line[:200]}
-            if p.filter_javascript and "javascript" in lower:
-                self.stats.update("c4.line_javascript", 1, doc.lang)
-                continue
-            if p.filter_curly_bracket and "{" in line:
+            if lorem or javascript or policy:
+                line_lower = line.lower()
+                if lorem and "lorem ipsum" in line_lower:
+                    return False, "c4_lorem_ipsum", {"line": line[:200]}
+                if javascript and "javascript" in line_lower:
+                    dropped["javascript"] += 1
+                    continue
+            if curly and "{" in line:
                 return False, "c4_curly_bracket", {"line": line[:200]}
-            if p.filter_policy and any(s in lower for s in _POLICY):
-                self.stats.update("c4.line_policy", 1, doc.lang)
+            if policy and any(s in line_lower for s in _POLICY):
+                dropped["policy"] += 1
                 continue
-            if p.min_num_sentences != -1:
+            if count:
                 sentences += count_sentences(line, doc.lang)
             kept.append(line)
+        for rule, n in dropped.items():
+            if n:
+                self.stats.update(f"c4.line_{rule}", n, doc.lang)
         if sentences < p.min_num_sentences:
             return (
                 False,
@@ -89,3 +110,9 @@ class C4QualityFilter(BaseFilter):
             )
         doc.text = "\n".join(kept).strip()
         return True
+
+
+@cache
+def _long_word(max_length: int):
+    """Search for a word (run of non-space characters) longer than `max_length`."""
+    return re.compile(rf"\S{{{max_length + 1}}}").search

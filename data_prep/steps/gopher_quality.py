@@ -8,21 +8,18 @@ stop-word rule uses the document's own language list (datatrove defaults to Engl
 from __future__ import annotations
 
 import logging
-import re
-from collections import Counter
 from dataclasses import dataclass
+
+import numpy as np
 
 from data_prep.document import Document
 from data_prep.pipeline.registry import STEPS
 from data_prep.pipeline.step import BaseFilter, FilterResult
 from data_prep.resources import stop_word_languages, stop_words
 from data_prep.steps.params import PerLang, check
-from data_prep.steps.text_stats import PUNCTUATION_CHARS, words
+from data_prep.steps.text_stats import doc_tokens
 
 logger = logging.getLogger(__name__)
-
-# A token with at least one letter (isalpha); digits and "_" are not letters.
-_HAS_ALPHA = re.compile(r"[^\W\d_]")
 
 
 @dataclass(frozen=True)
@@ -87,20 +84,12 @@ class GopherQualityFilter(BaseFilter):
     def filter(self, doc: Document) -> FilterResult:
         p = self.params.get(doc.lang)
         text = doc.text
-        toks = words(text, doc.lang)
-        n_words = len(toks)
-        # Per distinct token: documents repeat most of their words.
-        counts = Counter(toks)
-        n_real = real_chars = alpha = 0
-        search = _HAS_ALPHA.search
-        for tok, k in counts.items():
-            if tok.strip(PUNCTUATION_CHARS):
-                n_real += k
-                real_chars += len(tok) * k
-            m = search(tok)
-            # the regex also takes a few non-letters ("²", "½"); str.isalpha decides, as in datatrove
-            if m and (m.group().isalpha() or any(c.isalpha() for c in tok)):
-                alpha += k
+        tokens = doc_tokens(text, doc.lang)
+        n_words = len(tokens.toks)
+        length, is_word, has_alpha = tokens.facts()
+        n_real = int(np.count_nonzero(is_word))
+        real_chars = int(length[is_word].sum())
+        alpha = int(np.count_nonzero(has_alpha))
 
         if p.min_doc_words and n_real < p.min_doc_words:
             return False, "gopher_short_doc", {"words": n_real, "min_doc_words": p.min_doc_words}
@@ -167,7 +156,7 @@ class GopherQualityFilter(BaseFilter):
         if p.min_stop_words:
             stop = self._stop_words(doc.lang)
             if stop is not None:
-                found = len(stop.intersection(counts))
+                found = len(stop.intersection(tokens.toks))
                 if found < p.min_stop_words:
                     return (
                         False,

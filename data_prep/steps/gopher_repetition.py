@@ -16,7 +16,7 @@ from data_prep.pipeline.registry import STEPS
 from data_prep.pipeline.step import BaseFilter, FilterResult
 from data_prep.steps.ngram_stats import NGramStats
 from data_prep.steps.params import PerLang, check
-from data_prep.steps.text_stats import words
+from data_prep.steps.text_stats import doc_tokens
 
 _PARAGRAPH = re.compile(r"\n{2,}")
 _LINES = re.compile(r"\n+")
@@ -104,15 +104,18 @@ class GopherRepetitionFilter(BaseFilter):
                 _stat("dup_line_char_frac", dup_chars / n_chars, p.dup_line_char_frac),
             )
 
-        toks = words(text, doc.lang)
-        grams = NGramStats(toks)
+        tokens = doc_tokens(text, doc.lang)
+        grams = NGramStats(tokens.toks, tokens.ids, tokens.lengths)
+        tops, dups = grams.profile([n for n, _ in p.top_n_grams], [n for n, _ in p.dup_n_grams])
         for n, frac in p.top_n_grams:
-            if len(toks) >= n:
-                ratio = grams.top_chars(n) / n_chars
-                if ratio > frac:
-                    return False, f"gopher_rep_top_{n}_gram", _stat(f"top_{n}_gram_char_frac", ratio, frac)
+            if n in tops and tops[n] / n_chars > frac:
+                return (
+                    False,
+                    f"gopher_rep_top_{n}_gram",
+                    _stat(f"top_{n}_gram_char_frac", tops[n] / n_chars, frac),
+                )
         for n, frac in p.dup_n_grams:
-            ratio = grams.duplicated_chars(n) / n_chars
+            ratio = dups.get(n, 0) / n_chars
             if ratio > frac:
                 return False, f"gopher_rep_dup_{n}_gram", _stat(f"dup_{n}_gram_char_frac", ratio, frac)
         return True

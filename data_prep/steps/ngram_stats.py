@@ -6,6 +6,10 @@ the duplicated n-grams as `"".join(tokens)`, which also equates different splits
 characters ("@@"+"@" == "@"+"@@", common in ASCII art). Those are hashed as substrings of the
 concatenated tokens with a prefix polynomial hash, so equal strings always get equal hashes.
 
+`profile` answers every n of the filter with one sort of all their hashes together (each n's
+hashes salted apart): most documents are a few hundred tokens, where numpy's per-call cost, not
+the sorting, is what takes the time.
+
 All arithmetic wraps modulo 2**64. A collision can only add candidates to the duplicate scan,
 which then compares the joined strings themselves: its result is exact. The top n-gram count
 would be off only on a 64-bit collision.
@@ -26,15 +30,24 @@ _ONE = np.ones(1, dtype=np.uint64)
 _TRUE = np.ones(1, dtype=bool)
 
 
+def _salt(kind: int, n: int) -> np.uint64:
+    """Keeps the hashes of different n (and of the two kinds) apart in one sort."""
+    return np.uint64((0xA24BAED4963EE407 * (2 * n + kind + 1)) % 2**64)
+
+
 class NGramStats:
     """n-gram counts over one token list; `top_chars` and `duplicated_chars` mirror datatrove."""
 
-    def __init__(self, toks: list[str]):
+    def __init__(self, toks: list[str], ids: np.ndarray | None = None, lens: np.ndarray | None = None):
+        """`ids`: equal for equal tokens (text_stats.DocTokens has them); `lens`: token lengths."""
         self.toks = toks
-        index: dict[str, int] = {}
-        # setdefault keeps the first id seen for a token: ids are equal iff tokens are equal.
-        self.ids = np.fromiter(map(index.setdefault, toks, count()), dtype=np.uint64, count=len(toks))
-        lens = np.fromiter(map(len, toks), dtype=np.int64, count=len(toks))
+        if ids is None:
+            index: dict[str, int] = {}
+            # setdefault keeps the first id seen for a token: ids are equal iff tokens are equal.
+            ids = np.fromiter(map(index.setdefault, toks, count()), dtype=np.int64, count=len(toks))
+        self.ids = ids.astype(np.uint64)
+        if lens is None:
+            lens = np.fromiter(map(len, toks), dtype=np.int64, count=len(toks))
         self.cum = np.concatenate(([0], np.cumsum(lens)))  # toks[i:j] spans chars cum[i]:cum[j]
         self._ids_hash: dict[int, np.ndarray] = {1: self.ids}
         self._prefix: tuple[np.ndarray, np.ndarray] | None = None
@@ -66,42 +79,46 @@ class NGramStats:
             # sum over start <= j < end of (code_j + 1) * BASE**(end - 1 - j): position-free
             return (prefix[end] - prefix[start]) * pw[end - 1]
 
-    def top_chars(self, n: int) -> int:
-        """Characters of the most frequent n-gram joined with spaces, times its count.
-
-        Ties go to the n-gram that occurs first, as Counter.most_common(1) does. Needs n <= len(toks).
-        """
-        h = self._token_hashes(n)
-        order = np.argsort(h, kind="stable")  # stable: each group starts at its first position
+    def profile(self, top: list[int], dup: list[int]) -> tuple[dict[int, int], dict[int, int]]:
+        """({n: top_chars(n)}, {n: duplicated_chars(n)}) for every n that fits the document."""
+        size = len(self.toks)
+        top = [n for n in top if n <= size]
+        dup = [n for n in dup if n <= size]
+        if not top and not dup:
+            return {}, {}
+        parts = []
+        with np.errstate(over="ignore"):
+            parts += [self._token_hashes(n) ^ _salt(0, n) for n in top]
+            parts += [self._joined_hashes(n) ^ _salt(1, n) for n in dup]
+        lengths = [len(p) for p in parts]
+        h = np.concatenate(parts)
+        # stable: within a group, positions (and the n-blocks) stay in order
+        order = np.argsort(h, kind="stable")
         ordered = h[order]
-        starts = np.flatnonzero(np.concatenate((_TRUE, ordered[1:] != ordered[:-1])))
-        counts = np.diff(np.append(starts, len(h)))
-        best = counts.max()
-        pos = int(order[starts[counts == best]].min())
-        return (int(self.cum[pos + n] - self.cum[pos]) + n - 1) * int(best)
+        new_group = np.concatenate((_TRUE, ordered[1:] != ordered[:-1]))
+        group = np.cumsum(new_group) - 1
+        counts = np.bincount(group)
+        count_at = np.empty(len(h), dtype=np.int64)
+        count_at[order] = counts[group]  # how often each position's hash occurs (in its block)
+        offsets = np.concatenate(([0], np.cumsum(lengths)))
+        tops, dups = {}, {}
+        for k, n in enumerate(top):
+            block = count_at[offsets[k] : offsets[k + 1]]
+            best = int(block.max())
+            pos = int(np.argmax(block == best))  # the first n-gram with the top count
+            tops[n] = (int(self.cum[pos + n] - self.cum[pos]) + n - 1) * best
+        for k, n in enumerate(dup, start=len(top)):
+            repeated_at = np.flatnonzero(count_at[offsets[k] : offsets[k + 1]] > 1)
+            dups[n] = self._greedy(n, repeated_at) if len(repeated_at) else 0
+        return tops, dups
 
-    def duplicated_chars(self, n: int) -> int:
-        """Characters in n-grams (joined without spaces) that repeat an earlier one.
-
-        The greedy scan of datatrove's `find_all_duplicate` (a repeat skips its n positions),
-        visiting only positions whose hash occurs more than once: the others are never
-        "seen before", so skipping them changes nothing.
-        """
-        if len(self.toks) < n:
-            return 0
-        h = self._joined_hashes(n)
-        order = np.argsort(h)
-        ordered = h[order]
-        same = ordered[1:] == ordered[:-1]
-        if not same.any():
-            return 0
-        repeated_at = np.zeros(len(h), dtype=bool)
-        repeated_at[order[1:][same]] = True
-        repeated_at[order[:-1][same]] = True
+    def _greedy(self, n: int, repeated_at: np.ndarray) -> int:
+        """datatrove's `find_all_duplicate` scan (a repeat skips its n positions), visiting only
+        positions whose hash occurs more than once: the others are never "seen before"."""
         toks = self.toks
         seen: set[str] = set()
         repeated = frontier = 0
-        for idx in np.flatnonzero(repeated_at).tolist():
+        for idx in repeated_at.tolist():
             if idx < frontier:
                 continue  # inside the n-gram just counted as a repeat
             gram = "".join(toks[idx : idx + n])
@@ -111,3 +128,14 @@ class NGramStats:
             else:
                 seen.add(gram)
         return repeated
+
+    def top_chars(self, n: int) -> int:
+        """Characters of the most frequent n-gram joined with spaces, times its count.
+
+        Ties go to the n-gram that occurs first, as Counter.most_common(1) does. Needs n <= len(toks).
+        """
+        return self.profile([n], [])[0][n]
+
+    def duplicated_chars(self, n: int) -> int:
+        """Characters in n-grams (joined without spaces) that repeat an earlier one."""
+        return self.profile([], [n])[1].get(n, 0)

@@ -45,20 +45,37 @@ _COMPILED: dict[str, re.Pattern] = {}  # alternative source -> regex, shared by 
 _NONE: list[int] = []
 
 
-def _member(charset: dict | None):
-    """A test `ch -> bool` for a set stored by the generator (None: every character)."""
-    if charset is None:
-        return lambda ch: True
-    starts = [lo for lo, _ in charset["ranges"]]
-    ends = [hi for _, hi in charset["ranges"]]
-    cats = [_CATEGORY_TEST[c] for c in charset["cats"]]
+class _MaskMap:
+    """char -> bit mask of the sets (one per alternative) that hold it, by one binary search:
+    the sets' ranges are cut into pieces that each lie in the same sets."""
 
-    def test(ch: str) -> bool:
-        cp = ord(ch)
-        i = bisect_right(starts, cp) - 1
-        return (i >= 0 and cp <= ends[i]) or any(t(ch) for t in cats)
+    def __init__(self, charsets: list[dict | None]):
+        edges = {0, 0x110000}
+        for cs in charsets:
+            for lo, hi in cs["ranges"] if cs is not None else ():
+                edges.update((lo, hi + 1))
+        self.starts = sorted(edges)
+        masks = [0] * len(self.starts)
+        self.any = self.cats = 0
+        cats: dict[str, int] = {}
+        for i, cs in enumerate(charsets):
+            if cs is None:
+                self.any |= 1 << i
+                continue
+            for lo, hi in cs["ranges"]:
+                for k in range(bisect_right(self.starts, lo) - 1, bisect_right(self.starts, hi)):
+                    masks[k] |= 1 << i
+            for c in cs["cats"]:
+                cats[c] = cats.get(c, 0) | 1 << i
+        self.masks = masks
+        self.cat_tests = [(_CATEGORY_TEST[c], bits) for c, bits in cats.items()]
 
-    return test
+    def __call__(self, ch: str) -> int:
+        mask = self.masks[bisect_right(self.starts, ord(ch)) - 1] | self.any
+        for test, bits in self.cat_tests:
+            if test(ch):
+                mask |= bits
+        return mask
 
 
 NOTHING = r"[^\s\S]"  # a class no character is in
@@ -85,11 +102,11 @@ def _class_body(charsets: list[dict | None]) -> str | None:
     return "".join(parts)
 
 
-def _within(inner: dict | None, outer: dict | None) -> bool:
+def _subset(inner: dict | None, outer: dict | None) -> bool:
     """Whether every character of `inner` is in `outer` (False when unsure); None is "any"."""
-    if inner is None or outer is None:
+    if outer is None:
         return True
-    if inner["cats"] and not set(inner["cats"]) <= set(outer["cats"]):
+    if inner is None or (inner["cats"] and not set(inner["cats"]) <= set(outer["cats"])):
         return False
     return all(any(lo <= a and b <= hi for lo, hi in outer["ranges"]) for a, b in inner["ranges"])
 
@@ -119,8 +136,8 @@ class _Alternation:
     def __init__(self, alts: list[dict]):
         self.alts = alts
         self.srcs = [a["src"] for a in alts]
-        self.first = [_member(a["first"]) for a in alts]
-        self.last = [_member(a["last"]) for a in alts]
+        self.first = _MaskMap([a["first"] for a in alts])
+        self.last = _MaskMap([a["last"] for a in alts])
         # characters of which the string must hold one (a lookbehind's, a mandatory literal's)
         self.need = [None if a["need"] is None else _class([a["need"]]) for a in alts]
         self.need = [None if n is None else n.search for n in self.need]
@@ -157,9 +174,7 @@ class _Alternation:
     def _char(self, ch: str) -> tuple[int, int]:
         masks = self._chars.get(ch)
         if masks is None:
-            first = self._mask(i for i, f in enumerate(self.first) if f(ch))
-            last = self._mask(i for i, f in enumerate(self.last) if f(ch))
-            masks = self._chars[ch] = (first, last)
+            masks = self._chars[ch] = (self.first(ch), self.last(ch))
         return masks
 
     def candidates(self, string: str) -> list[int]:
@@ -237,8 +252,8 @@ class _Alternation:
                 if a["need"] is None:
                     return None
                 out["need"].append(a["need"])
-            elif not _within(a["need"], own):
-                # needs a character besides its own: a chunk without that character is safe
+            elif not _subset(own, a["need"]):
+                # needs a character besides the one it consumes: a chunk without it is safe
                 out["need"].append(a["need"])
             elif a["start_anchor"]:
                 out["start"].append(a["first"])
@@ -306,6 +321,48 @@ def _whole(srcs: list[str]) -> re.Pattern:
     return _whole_source(tuple(srcs))
 
 
+def _no_token_match(string: str) -> bool:
+    return False
+
+
+class _TokenMatch:
+    """A language's `token_match` (French: hyphenated compounds, 266 alternatives, seconds to
+    compile whole): any alternative matching the string from its start. An alternative is tried
+    only on chunks that start with a character it can start with (ignoring case), and compiled
+    the first time a chunk starts as it must."""
+
+    def __init__(self, spec: dict):
+        self.flags = spec["flags"]
+        self.guard = re.compile(spec["guard"]).search if spec["guard"] else None
+        self.srcs = [a["src"] for a in spec["alternatives"]]
+        self.first = _MaskMap([a["first"] for a in spec["alternatives"]])
+        # the characters every match starts with: small, compiled at once; the whole alternative
+        # only when a chunk starts that way
+        self.heads = [
+            re.compile(a["head"], self.flags).match if a["head"] else None for a in spec["alternatives"]
+        ]
+        self._by_first: dict[str, list[int]] = {}
+        self._regex: dict[int, re.Pattern] = {}
+
+    def __call__(self, string: str) -> bool:
+        if self.guard is not None and not self.guard(string):
+            return False  # every alternative needs one of the guard's characters
+        cands = self._by_first.get(string[0])
+        if cands is None:
+            mask = self.first(string[0])
+            cands = self._by_first[string[0]] = [i for i in range(len(self.srcs)) if mask >> i & 1]
+        heads = self.heads
+        for i in cands:
+            if heads[i] is not None and not heads[i](string):
+                continue
+            regex = self._regex.get(i)
+            if regex is None:
+                regex = self._regex[i] = re.compile(self.srcs[i], self.flags)
+            if regex.match(string):
+                return True
+        return False
+
+
 class _ChunkCache(dict):
     """chunk -> its tokens; a miss splits the chunk (C-level look-ups on the hot path)."""
 
@@ -331,10 +388,7 @@ class SpacySplitter:
         self._prefix = _Alternation(data["prefix"]) if data["prefix"] else None
         self._suffix = _Alternation(data["suffix"]) if data["suffix"] else None
         self._infix = _Alternation(data["infix"]) if data["infix"] else None
-        self._token_match_spec = data["token_match"]
-        self._token_match_re = None
-        guard = data["token_match_guard"]
-        self._token_guard = re.compile(guard).search if guard else None
+        self._token_match = _TokenMatch(data["token_match"]) if data["token_match"] else _no_token_match
         url = _compile(data["url_match"])
         self._url_match = url.match if url else None
         self.specials: dict[str, tuple[str, ...]] = {k: tuple(v) for k, v in data["specials"].items()}
@@ -342,15 +396,14 @@ class SpacySplitter:
         # token sequence; within a chunk that is a match of the sequence the rules produce.
         self._patterns: dict[str, list[tuple[str, ...]]] = {}
         self._spaced: list[tuple[str, tuple[str, ...]]] = []
-        for string in self.specials:
-            if not data["faster_heuristics"] or self._affixed(string) or " " in string:
-                if string.isspace():
-                    continue  # whitespace tokens are dropped anyway
-                pattern = tuple(t for c in string.split() for t in self._split_chunk(c, with_specials=False))
-                if any(c.isspace() for c in string):
-                    self._spaced.append((string, pattern))
-                elif len(pattern) > 1:
-                    self._patterns.setdefault(pattern[0], []).append(pattern)
+        # matcher: special -> the tokens the affix rules alone make of it (from the generator)
+        for string, pattern in data["matcher"].items():
+            if string.isspace():
+                continue  # whitespace tokens are dropped anyway
+            if any(c.isspace() for c in string):
+                self._spaced.append((string, tuple(pattern)))
+            elif len(pattern) > 1:
+                self._patterns.setdefault(pattern[0], []).append(tuple(pattern))
         self._prefix_len = self._suffix_len = None
         if self._prefix:
             self._prefix_len = self._prefix.prefix_len if self._prefix.start_only else self._prefix.search_len
@@ -376,24 +429,9 @@ class SpacySplitter:
                 self._needless = re.compile(f"^{_negated(need)}*$", re.MULTILINE).findall if need else None
         self._sentence = _ChunkCache(self._chunk_sentence_state)
 
-    def _affixed(self, string: str) -> bool:
-        return bool(
-            (self._prefix and self._prefix.search_len(string))
-            or (self._suffix and self._suffix.search_len(string))
-            or (self._infix and any(True for _ in self._infix.finditer(string)))
-        )
-
-    def _token_match(self, string: str) -> bool:
-        if self._token_match_spec is None or (self._token_guard and not self._token_guard(string)):
-            return False
-        if self._token_match_re is None:
-            # French's is a 1.4 MB regex (seconds to compile): only when a chunk could match it
-            self._token_match_re = _compile(self._token_match_spec).match
-        return bool(self._token_match_re(string))
-
     # ------------------------------------------------------------------ one chunk
-    def _split_affixes(self, string: str, with_specials: bool) -> tuple[list[str], str, list[str]]:
-        specials = self.specials if with_specials else {}
+    def _split_affixes(self, string: str) -> tuple[list[str], str, list[str]]:
+        specials = self.specials
         prefixes: list[str] = []
         suffixes: list[str] = []
         last_size = 0
@@ -436,19 +474,19 @@ class SpacySplitter:
                 string = minus_suf
         return prefixes, string, suffixes
 
-    def _split_chunk(self, chunk: str, with_specials: bool = True) -> list[str]:
+    def _split_chunk(self, chunk: str) -> list[str]:
         """spaCy's `_split_affixes` + `_attach_tokens` for one chunk, as a loop (the reference)."""
-        if with_specials and chunk in self.specials:
+        if chunk in self.specials:
             return list(self.specials[chunk])
-        toks, string, suffixes = self._split_affixes(chunk, with_specials)
+        toks, string, suffixes = self._split_affixes(chunk)
         if string:
-            toks.extend(self._attach(string, with_specials))
+            toks.extend(self._attach(string))
         toks.extend(reversed(suffixes))
         return toks
 
-    def _attach(self, string: str, with_specials: bool = True) -> list[str]:
+    def _attach(self, string: str) -> list[str]:
         """The tokens of what the affix loop leaves: a special case, or split at the infixes."""
-        if with_specials and string in self.specials:
+        if string in self.specials:
             return list(self.specials[string])
         infixes = list(self._infix.finditer(string)) if self._infix else []
         # without an infix the string stays one token, whatever token_match/url_match say
