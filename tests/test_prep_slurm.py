@@ -159,3 +159,24 @@ def test_local_groups_balance_input_bytes_and_slurm_groups_are_consecutive(tmp_p
     slurm = ArrayExecutor(site=site, slurm=SlurmSection(shards_per_task=4))
     assert slurm.groups(workdir, [tasks[1], tasks[2], tasks[4]]) == [[1, 2, 4]]
     assert ArrayExecutor(site=site, slurm=SlurmSection()).groups(workdir, tasks[:2]) == [[0], [1]]
+
+
+def test_an_array_task_uses_every_cpu_it_was_given(tmp_path, monkeypatch):
+    """run_group with 2 processes (a Slurm task with 2 CPUs) leaves the same results as with 1."""
+    from data_prep.config import load_prep_config
+    from data_prep.pipeline.array_task import run_group
+    from data_prep.pipeline.runner import prepare_plan
+
+    monkeypatch.setenv("PYTHONPATH", str(REPO))  # the pool's processes import the test steps
+    make_corpus(tmp_path / "in", shards=4, per_shard=4)
+    config = tmp_path / "prep.yaml"
+    config.write_text(TEST_CONFIG)
+    resolved = load_prep_config(config, [], {"input": {"paths": [str(tmp_path / "in" / "*.jsonl.gz")]}})
+    results = []
+    for processes in (1, 2):
+        workdir = Workdir(tmp_path / f"out{processes}")
+        prepare_plan(resolved, workdir)
+        assert run_group(str(workdir.output), "shard", [0, 1, 2, 3], processes) == [0, 1, 2, 3]
+        assert run_group(str(workdir.output), "shard", [0, 1, 2, 3], processes) == []  # all done already
+        results.append([workdir.result("shard", i)["steps"] for i in range(4)])
+    assert results[0] == results[1]

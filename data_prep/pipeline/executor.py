@@ -4,7 +4,8 @@ One executor, two places, one code path: the tasks of a stage are split into gro
 `array_task.run_group` runs each group as one task of a submitit job array:
 - `--executor slurm --cluster SITE`: a Slurm job array built by the project's job layer from the
   cluster profile (modules, container, environment, account, partition, QoS), at most
-  `executor.slurm.array_limit` tasks at once, `shards_per_task` tasks per array task;
+  `executor.slurm.array_limit` tasks at once, `shards_per_task` tasks per array task run on the
+  task's `cpus_per_task` CPUs;
 - `--executor local`: the same array through submitit's LocalExecutor, `workers` processes, the
   groups balanced by input size.
 Progress comes from the tasks' done markers. A task that dies is reported with its log path and
@@ -103,7 +104,11 @@ class ArrayExecutor(Executor):
             job = prep_array_job(self.site, self.slurm, output, stage, len(groups))
         call = functions.RecordedCheckpointable(str(workdir.root), KIND, run_group)
         n = len(groups)
-        jobs = functions.map_array(job, call, [str(output)] * n, [stage] * n, groups, local=self.local)
+        # A Slurm task uses every CPU it was given; a local worker is one process of `workers`.
+        processes = 1 if self.local else job.resources.cpus_per_task or 1
+        jobs = functions.map_array(
+            job, call, [str(output)] * n, [stage] * n, groups, [processes] * n, local=self.local
+        )
         where = "local processes" if self.local else f"Slurm array {jobs[0].job_id.split('_')[0]}"
         log.info("%s: %d task(s) in %d group(s) as %s", stage, len(tasks), n, where)
         try:
