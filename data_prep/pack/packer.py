@@ -6,6 +6,10 @@ files without a valid marker. When all shards are done they are merged in corpus
 result does not depend on the number of workers), `pack_stats.json` is written, and the shards
 are removed. The output is tied to one tokenizer: `.pack_state.json` records its hash, and a
 rerun with another tokenizer, dtype or grouping stops before any work.
+
+Beside each `<prefix>.bin/.idx` the merge writes `<prefix>.docmap/`, the map from document index to
+the clean document's id, url and source that lineage and erasure read (llm_train/lineage/docmap.py);
+a dataset packed again keeps its previous map in `.docmap-history/` for the runs that used it.
 """
 
 from __future__ import annotations
@@ -23,11 +27,13 @@ from pathlib import Path
 from tqdm import tqdm
 
 from data_prep.pack import indexed
+from data_prep.pack.docmap import archive_docmap, build_docmap, docs_path
 from data_prep.pack.worker import ShardTask, init_worker, marker_path, pack_file
 from data_prep.readers.corpus import CorpusFile, discover
 from llm_train import storage
 from llm_train.data.tokenizer_dir import TOKENIZER_FILE, TokenizerInfo, load_tokenizer
 from llm_train.errors import DataError
+from llm_train.lineage.docmap import docmap_dir, file_sha256
 from llm_train.utils.atomic import atomic_write_json
 
 logger = logging.getLogger(__name__)
@@ -103,11 +109,23 @@ def _valid_marker(shard_dir: Path, file: CorpusFile) -> dict | None:
         prefix = shard_dir / out["shard"]
         if not (indexed.bin_path(prefix).is_file() and indexed.idx_path(prefix).is_file()):
             return None
+        if not docs_path(prefix).is_file():
+            return None  # packed before document maps existed
     return marker
 
 
 def _inputs_fingerprint(files: list[CorpusFile]) -> list[list]:
     return [[str(f.path), f.size] for f in files]
+
+
+def corpus_identity(corpus: str | Path) -> dict:
+    """Where the packed documents came from, for lineage, erasure and the AI Act summary."""
+    root = Path(corpus).resolve()
+    stats = root / "stats.json"
+    return {
+        "corpus": str(root),
+        "corpus_stats_sha256": file_sha256(stats) if stats.is_file() else None,
+    }
 
 
 def pack(corpus: str | Path, tokenizer_dir: str | Path, output: str | Path, options: PackOptions) -> dict:
@@ -153,7 +171,7 @@ def pack(corpus: str | Path, tokenizer_dir: str | Path, output: str | Path, opti
         for file in todo
     ]
     markers.update(_run(tasks, options))
-    stats = _merge_all(files, markers, shard_dir, output, info, dtype, options)
+    stats = _merge_all(files, markers, shard_dir, output, info, dtype, options, corpus_identity(corpus))
     stats["elapsed_s"] = round(time.monotonic() - started, 3)
     stats["inputs"] = _inputs_fingerprint(files)
     atomic_write_json(stats_path, stats)
@@ -209,6 +227,7 @@ def _merge_all(
     info: TokenizerInfo,
     dtype: str,
     options: PackOptions,
+    identity: dict,
 ) -> dict:
     parts: dict[str, list[Path]] = {}
     datasets: dict[str, dict] = {}
@@ -240,20 +259,24 @@ def _merge_all(
             text_bytes += out["text_bytes"]
     for name, name_parts in tqdm(sorted(parts.items()), desc="merge", disable=None):
         target = output / f"{name}{SUFFIX}"
+        archive_docmap(target)
         if len(name_parts) == 1:
             for path in (indexed.bin_path, indexed.idx_path):
                 path(name_parts[0]).replace(path(target))
         else:
             indexed.merge(name_parts, target)
+        build_docmap(name_parts, target, {"lang": datasets[name]["lang"], **identity})
     # Datasets of an earlier pack of this output that no longer exist would mislead a mixture.
     for stale in output.glob(f"*{SUFFIX}.idx"):
         if stale.name[: -len(f"{SUFFIX}.idx")] not in datasets:
             logger.warning("removing stale dataset %s", stale)
             stale.unlink()
             stale.with_suffix(".bin").unlink(missing_ok=True)
+            shutil.rmtree(docmap_dir(stale.with_suffix("")), ignore_errors=True)
     cpu = sum(m.get("cpu_seconds", 0.0) for m in markers.values())
     return {
         "version": 1,
+        **identity,
         "tokenizer": info.describe(),
         "dtype": dtype,
         "split": options.split,

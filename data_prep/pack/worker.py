@@ -15,6 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
+from data_prep.pack.docmap import DocListWriter
 from data_prep.pack.indexed import IndexedWriter
 from data_prep.readers import ReadResult
 from data_prep.readers.corpus import CorpusFile, read_corpus_file
@@ -85,6 +86,8 @@ def pack_file(task: ShardTask) -> dict:
     dtype = np.dtype(task.dtype)
     report = ReadResult()
     writers: dict[str, IndexedWriter] = {}
+    # Per dataset, the documents in .bin order: the lineage map (llm_train/lineage/docmap.py).
+    doclists: dict[str, DocListWriter] = {}
     stats: dict[str, dict] = {}
     batch = _Batch()
     base = Path(task.shard_dir) / task.file.shard_id
@@ -107,6 +110,9 @@ def pack_file(task: ShardTask) -> dict:
         for doc in read_corpus_file(task.file.path, report):
             name = dataset_name(task.file.lang, doc.source, task.group_by)
             text = doc.text
+            if name not in doclists:
+                doclists[name] = DocListWriter(f"{base}.{name}")
+            doclists[name].add(doc)
             entry = stats.setdefault(name, {"lang": task.file.lang, "source": doc.source, "text_bytes": 0})
             if task.group_by == "lang":
                 entry["source"] = None
@@ -120,6 +126,7 @@ def pack_file(task: ShardTask) -> dict:
         flush()
         outputs = {}
         for name, writer in writers.items():
+            doclists[name].finish()
             writer.finish()
             outputs[name] = {
                 **stats[name],
@@ -128,7 +135,7 @@ def pack_file(task: ShardTask) -> dict:
                 "tokens": writer.tokens,
             }
     except BaseException:
-        for writer in writers.values():
+        for writer in [*writers.values(), *doclists.values()]:
             writer.abort()
         raise
     marker = {
