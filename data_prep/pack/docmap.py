@@ -148,6 +148,36 @@ def build_docmap(parts: list[Path], target: Path, meta: dict) -> Path:
     return final
 
 
+def redact_urls(path: Path, ids: set[str]) -> int:
+    """Blank the url (and host) of documents `ids` in the map at `path`, in place and atomically.
+
+    An archived map keeps an erased document's id, so the runs that read it can still be named;
+    its url may identify a person and goes."""
+    from llm_train.lineage.docmap import DocMap
+
+    dm = DocMap(path)
+    docs = sorted({i for doc_id in ids for i in dm.find_id(doc_id) if dm.urls[i]})
+    if not docs:
+        return 0
+    tmp = path.with_name(f".{path.name}.redact.tmp")
+    shutil.rmtree(tmp, ignore_errors=True)
+    storage.make_dirs(tmp)
+    for file in path.iterdir():
+        if not file.name.startswith(("urls.", "host.")):
+            storage.copy_file(file, tmp / file.name)
+    blank = set(docs)
+    urls = _StringColumn(tmp / "urls.raw")
+    for i in range(dm.documents):
+        url = "" if i in blank else dm.urls[i]
+        urls.add(i, url, normalize_url(url) if url else None)
+    urls.save(tmp, "urls")
+    hosts = np.array(dm.host_codes)
+    hosts[docs] = -1
+    np.save(tmp / "host.npy", hosts)
+    atomic_replace_dir(tmp, path)
+    return len(docs)
+
+
 def archive_docmap(target: Path) -> Path | None:
     """Keep the current map of `target` (with a copy of its .idx) before the dataset is packed again:
     runs that trained on it are still traced through `<packed>/.docmap-history/`."""

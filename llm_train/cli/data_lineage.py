@@ -114,6 +114,7 @@ def main(argv: list[str]) -> int:
         lineage = RunLineage(run_dir)
         lines.append(f"run {lineage.name}")
         lines += [f"  warning: {p}" for p in lineage.problems()]
+        lines += [f"  note: {n}" for n in lineage.notes()]
         if args.step is not None:
             docs = lineage.step_documents(args.step)
             window = lineage.timeline.samples_of_step(args.step)

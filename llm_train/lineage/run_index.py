@@ -31,12 +31,11 @@ from pathlib import Path
 import numpy as np
 
 from llm_train.errors import DataError
-from llm_train.lineage.docmap import DocMap, history
+from llm_train.lineage.docmap import HISTORY_DIR, DocMap, history
 
 log = logging.getLogger(__name__)
 
 IDX_HEADER = 34  # b"MMIDIDX\0\0", u64 version, u8 dtype, u64 sequences, u64 documents
-CHECKED_SAMPLES = 64
 
 
 class LineageError(DataError):
@@ -69,6 +68,7 @@ class DatasetOrder:
     docmap: DocMap | None = None
     lengths: np.ndarray | None = None
     problem: str | None = None
+    note: str | None = None
 
     @property
     def name(self) -> str:
@@ -107,20 +107,26 @@ class DatasetOrder:
         return self.stream[si[rows, 0].astype(np.int64)] + si[rows, 1].astype(np.int64)
 
     def matches(self, lengths: np.ndarray) -> bool:
-        """Do these document lengths give the run's own sample boundaries (every sample `seq_length`
-        tokens apart)? Another pack of the same prefix almost never does."""
-        doc_index = self.document_index
-        if len(doc_index) and int(np.max(doc_index)) >= len(lengths):
+        """Are these the document lengths the run's index was built from? The train split must be the
+        documents megatron-core takes from a dataset of this size, and every sample must start
+        `seq_length` tokens after the one before; a pack with any document added, removed or
+        changed fails one of the two."""
+        n_docs = len(lengths)
+        first, last = self.description["split_matrix"][0]
+        begin, end = int(round(first * float(n_docs))), int(round(last * float(n_docs)))
+        doc_index = np.asarray(self.document_index)
+        if end <= begin or not len(doc_index) or len(doc_index) % (end - begin):
+            return False
+        if int(doc_index.min()) != begin or int(doc_index.max()) != end - 1:
             return False
         self.lengths = lengths
         self.__dict__.pop("stream", None)
-        n = len(self.sample_index) - 1
-        rows = np.unique(np.linspace(0, max(n - 1, 0), min(n, CHECKED_SAMPLES)).astype(np.int64))
-        ok = bool(n == 0 or np.all(self._starts(rows + 1) - self._starts(rows) == self.seq_length))
-        if not ok:
-            self.lengths = None
-            self.__dict__.pop("stream", None)
-        return ok
+        starts = self._starts(np.arange(len(self.sample_index), dtype=np.int64))
+        if np.all(np.diff(starts) == self.seq_length):
+            return True
+        self.lengths = None
+        self.__dict__.pop("stream", None)
+        return False
 
     def attach_docmap(self) -> None:
         """Find the document map of the pack this run trained on (current or archived)."""
@@ -130,12 +136,14 @@ class DatasetOrder:
         except DataError as exc:
             self.problem = str(exc)
         candidates += history(self.prefix)
-        for cand in candidates:
+        for n, cand in enumerate(candidates):
             if cand.idx_path is None or not cand.idx_path.is_file():
                 continue
             if self.matches(read_lengths(cand.idx_path)):
                 self.docmap = cand
                 self.problem = None
+                if n or cand.path.parent.name == HISTORY_DIR:
+                    self.note = f"packed again since this run; traced with its archived map {cand.path.name}"
                 return
         if not Path(f"{self.prefix}.idx").is_file() and not candidates:
             self.problem = f"{self.prefix}.idx: not found (the packed data moved or was deleted)"

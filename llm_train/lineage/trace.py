@@ -108,6 +108,9 @@ class RunLineage:
     def problems(self) -> list[str]:
         return [f"{d.name}: {d.problem}" for d in self.order.datasets if d.problem]
 
+    def notes(self) -> list[str]:
+        return [f"{d.name}: {d.note}" for d in self.order.datasets if d.note]
+
     def _usable(self, k: int) -> DatasetOrder:
         ds = self.order.datasets[k]
         if ds.docmap is None:
