@@ -124,3 +124,47 @@ def test_prep_arrays_on_slurm_rerun_only_the_killed_task(slurm_cluster, tmp_path
     assert prep(tmp_path, local, "--workers", "2") == 0
     assert tree_bytes(out) == tree_bytes(local)
     assert (out / "README.md").read_text() == (local / "README.md").read_text()
+
+
+def test_a_prep_task_at_its_time_limit_is_requeued_and_resumes(slurm_cluster, tmp_path, monkeypatch):
+    """submitit's Checkpointable: the time-limit signal (USR2, sent by hand here) makes the task
+    requeue itself; the requeued task skips the shard it finished and the same prep run completes."""
+    monkeypatch.setenv("PYTHONPATH", str(REPO))
+    make_corpus(tmp_path / "in", shards=2, per_shard=6)
+    (tmp_path / "prep.yaml").write_text(
+        TEST_CONFIG.replace("steps:\n", "steps:\n  test_sleep: {seconds_per_doc: 0.5}\n")
+    )
+    out = tmp_path / "slurm"
+    done: list[int] = []
+    thread = threading.Thread(
+        target=lambda: done.append(
+            prep(
+                tmp_path,
+                out,
+                "--executor",
+                "slurm",
+                "--cluster",
+                "local-slurm",
+                "executor.slurm.shards_per_task=2",
+                *SLURM,
+            )
+        )
+    )
+    thread.start()
+    first_shard = out / ".prep" / "shards" / "shard-00000.done.json"
+    deadline = time.monotonic() + 120
+    while not first_shard.exists():
+        assert time.monotonic() < deadline and thread.is_alive(), "the first shard never finished"
+        time.sleep(0.2)
+    job_id = array_submissions(out)[0]["job_id"]  # one group of two shards: a plain job
+    slurm_cluster.run("scancel", "--signal=USR2", job_id)
+    thread.join(timeout=300)
+    assert done == [0], "the same prep run completes after the requeue"
+    attempts = slurm_cluster.run("sacct", "-n", "-X", "-D", "-P", "-j", job_id, "-o", "State").stdout.split()
+    assert attempts == ["REQUEUED", "COMPLETED"]
+    shard_events = [e["event"] for e in events.read(out / ".prep") if e.get("job_id") == job_id]
+    assert shard_events == ["submitted", "started", "requeued", "interrupted", "started", "finished"], (
+        shard_events
+    )
+    log = next((out / ".prep" / "slurm" / "prep-array").glob(f"{job_id}/{job_id}_0_log.out")).read_text()
+    assert "shard task 0 already done" in log  # the requeued task went on where it stopped

@@ -203,6 +203,8 @@ class Recorded:
         self.run_dir, self.kind, self.fn = run_dir, kind, fn
 
     def __call__(self, *args: Any) -> Any:
+        # The job's log (<id>_<task>_log.out) shows the function's own progress lines.
+        logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
         env = submitit.JobEnvironment()
         where = {"kind": self.kind, "job_id": env.job_id, "node": env.hostname}
         if env.num_tasks > 1:
@@ -210,6 +212,10 @@ class Recorded:
         events.record(self.run_dir, "started", **where)
         try:
             result = self.fn(*args)
+        except SystemExit as exc:
+            # submitit leaves this way after a time-limit or preemption signal (requeued or not).
+            events.record(self.run_dir, "interrupted", **where, exit_code=exc.code)
+            raise
         except BaseException as exc:
             events.record(self.run_dir, "failed", **where, error=f"{type(exc).__name__}: {exc}"[:500])
             raise
