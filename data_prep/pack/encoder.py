@@ -8,6 +8,9 @@ Unicode in the tests), looks every piece up in a dict and runs the tokenizer's o
 on pieces it has not seen. Word frequencies are Zipfian, so most pieces hit, and the per-byte
 alignment bookkeeping HF does in `encode` is skipped: 3-5x faster per core than `encode_batch`.
 
+`encode_flat` returns a whole batch as one token array (each text followed by the end-of-document
+id) straight from the cache, without a Python list per document.
+
 One deliberate difference: text that spells a special token ("</s>") is encoded as plain text,
 never as the special id, so a document cannot inject an end-of-document marker into the data.
 
@@ -19,8 +22,10 @@ from __future__ import annotations
 import json
 import unicodedata
 from functools import lru_cache
-from itertools import chain
+from itertools import chain, compress, repeat
+from operator import is_
 
+import numpy as np
 import regex
 from tokenizers import Tokenizer
 
@@ -57,6 +62,15 @@ class HFBatchEncoder:
     def encode_batch(self, texts: list[str]) -> list[list[int]]:
         return [enc.ids for enc in self.tokenizer.encode_batch_fast(texts, add_special_tokens=False)]
 
+    def encode_flat(self, texts: list[str], eod: int, dtype) -> tuple[np.ndarray, list[int]]:
+        return _flat(self.encode_batch(texts), eod, dtype)
+
+
+def _flat(ids: list[list[int]], eod: int, dtype) -> tuple[np.ndarray, list[int]]:
+    lengths = [len(doc) + 1 for doc in ids]
+    flat = np.fromiter(chain.from_iterable(doc + [eod] for doc in ids), dtype=dtype, count=sum(lengths))
+    return flat, lengths
+
 
 class PieceCacheEncoder:
     name = "piece-cache"
@@ -69,34 +83,63 @@ class PieceCacheEncoder:
         self.model_only = Tokenizer.from_str(json.dumps(spec))
         self.split = regex.compile(pattern)
         self.nfc = nfc
-        self.cache: dict[str, list[int]] = {}
+        self.cache: dict[str, tuple[int, ...]] = {}
         self.cache_entries = cache_entries
-        self.byte_map = byte_to_unicode()
-
-    def _pieces(self, text: str) -> list[str]:
-        if self.nfc and not unicodedata.is_normalized("NFC", text):
-            text = unicodedata.normalize("NFC", text)
-        return self.split.findall(text)
+        # bytes (read as latin-1 characters) -> GPT-2's printable characters, in one translate
+        self.byte_table = str.maketrans({chr(b): c for b, c in enumerate(byte_to_unicode())})
 
     def _fill(self, missing: set[str]) -> None:
         pieces = list(missing)
-        byte_map = self.byte_map
-        mapped = ["".join([byte_map[b] for b in piece.encode("utf-8")]) for piece in pieces]
+        table = self.byte_table
+        mapped = [piece.encode("utf-8").decode("latin-1").translate(table) for piece in pieces]
         encodings = self.model_only.encode_batch_fast(mapped, add_special_tokens=False)
-        self.cache.update(zip(pieces, (enc.ids for enc in encodings), strict=True))
+        self.cache.update(zip(pieces, (tuple(enc.ids) for enc in encodings), strict=True))
 
-    def encode_batch(self, texts: list[str]) -> list[list[int]]:
-        split = [self._pieces(text) for text in texts]
+    def _split(self, texts: list[str]) -> list[list[str]]:
+        split = self.split.findall
+        if self.nfc:
+            texts = [
+                t if unicodedata.is_normalized("NFC", t) else unicodedata.normalize("NFC", t) for t in texts
+            ]
+        return [split(t) for t in texts]
+
+    def _ids(
+        self, pieces: list[str], fixed: dict[str, tuple[int, ...]] | None = None
+    ) -> list[tuple[int, ...]]:
+        """The ids of every piece, encoding the ones not seen yet in one batch; `fixed` pieces
+        (markers that are not text) have the ids given."""
         cache = self.cache
-        missing = {piece for pieces in split for piece in pieces if piece not in cache}
-        if missing:
+        cache.update(fixed or {})
+        ids = list(map(cache.get, pieces))
+        if None in ids:
+            missing = set(compress(pieces, map(is_, ids, repeat(None))))
             if len(cache) + len(missing) > self.cache_entries:
                 # Bounded memory: start over rather than track recency (pieces re-enter in a few docs).
                 cache.clear()
-                missing = {piece for pieces in split for piece in pieces}
+                cache.update(fixed or {})
+                missing = set(pieces).difference(fixed or ())
             self._fill(missing)
-        lookup = cache.__getitem__
-        return [list(chain.from_iterable(map(lookup, pieces))) for pieces in split]
+            ids = list(map(cache.__getitem__, pieces))
+        return ids
+
+    def encode_batch(self, texts: list[str]) -> list[list[int]]:
+        return [list(chain.from_iterable(self._ids(pieces))) for pieces in self._split(texts)]
+
+    def encode_flat(self, texts: list[str], eod: int, dtype) -> tuple[np.ndarray, list[int]]:
+        """All texts' ids in one array, each text followed by `eod`, and each text's length (+1)."""
+        # "" is never a piece (the pattern cannot match empty): it stands for the end of a text
+        pieces: list[str] = []
+        ends = []
+        for p in self._split(texts):
+            pieces += p
+            ends.append(len(pieces))
+            pieces.append("")
+        ids = self._ids(pieces, {"": (eod,)})
+        sizes = np.fromiter(map(len, ids), dtype=np.int64, count=len(ids))
+        bounds = np.cumsum(sizes)[ends]
+        lengths = np.diff(bounds, prepend=0).tolist()
+        flat = np.fromiter(chain.from_iterable(ids), dtype=dtype, count=int(bounds[-1]))
+        return flat, lengths
 
     def encode(self, text: str) -> list[int]:
         return self.encode_batch([text])[0]

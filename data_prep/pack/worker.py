@@ -95,15 +95,11 @@ def pack_file(task: ShardTask) -> dict:
     def flush() -> None:
         if not batch.texts:
             return
-        for name, ids_list in _group(batch.names, encoder.encode_batch(batch.texts)):
-            lengths = [len(ids) + 1 for ids in ids_list]
-            flat: list[int] = []
-            for ids in ids_list:
-                flat += ids
-                flat.append(task.eod_id)
+        for name, texts in _group(batch.names, batch.texts):
+            flat, lengths = encoder.encode_flat(texts, task.eod_id, dtype)
             if name not in writers:
                 writers[name] = IndexedWriter(f"{base}.{name}", dtype)
-            writers[name].add(np.array(flat, dtype=dtype), lengths)
+            writers[name].add(flat, lengths)
         batch.texts, batch.names, batch.nbytes = [], [], 0
 
     try:
@@ -152,9 +148,9 @@ def pack_file(task: ShardTask) -> dict:
     return marker
 
 
-def _group(names: list[str], ids: list[list[int]]):
+def _group(names: list[str], texts: list[str]):
     """Consecutive runs are the common case (one language per file); keep document order per name."""
-    grouped: dict[str, list[list[int]]] = {}
-    for name, doc_ids in zip(names, ids, strict=True):
-        grouped.setdefault(name, []).append(doc_ids)
+    grouped: dict[str, list[str]] = {}
+    for name, text in zip(names, texts, strict=True):
+        grouped.setdefault(name, []).append(text)
     return grouped.items()
