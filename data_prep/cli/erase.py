@@ -17,6 +17,7 @@ listed. Idempotent; after a kill, run the same command again to finish.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import sys
 import time
@@ -81,7 +82,11 @@ def main(argv: list[str]) -> int:
             "llm-train data erase: give what to erase: --ids, --ids-file, --urls, --domains or --match"
         )
     packed = [*args.packed, *_mixture_dirs(args.mixture)]
-    results = erase(args.corpus, request, packed, args.runs, args.tokenizer, progress=not args.no_progress)
+    # With --json, stdout is the JSON alone: the rebuild's progress lines go to stderr.
+    with contextlib.redirect_stdout(sys.stderr) if args.json else contextlib.nullcontext():
+        results = erase(
+            args.corpus, request, packed, args.runs, args.tokenizer, progress=not args.no_progress
+        )
     if args.json:
         print(
             json.dumps(

@@ -28,4 +28,6 @@ COMMANDS: dict[str, Command] = {
     "doctor": Command("llm_train.cli.doctor:main", "preflight checks of this node"),
     "config": Command("llm_train.cli.config_cmd:main", "show, validate and diff configs"),
     "track": Command("llm_train.cli.track:main", "private Aim UI (ui), import metrics.jsonl into Aim (sync)"),
+    "data": Command("llm_train.cli.data:main", "data rights: document lineage to checkpoints, erasure"),
+    "report": Command("llm_train.cli.report:main", "generated reports of a run (ai-act: AI Act summary)"),
 }
