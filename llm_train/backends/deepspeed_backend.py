@@ -10,6 +10,7 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 
+from llm_train import storage
 from llm_train.backends import deepspeed_universal as universal
 from llm_train.backends.base import MicroBatch, SaveState, TrainBackend, Update
 from llm_train.backends.deepspeed_config import deepspeed_config
@@ -191,6 +192,7 @@ class DeepSpeedBackend(TrainBackend):
 
         tensors = hf_state_dict_for_safetensors(state, tied=self.cfg.model.tie_embeddings)
         save_file(tensors, str(directory / "model.safetensors"), metadata={"format": "pt"})
+        storage.fix_mode(directory / "model.safetensors")  # safetensors writes 0600 whatever the umask
         llama_config(self.cfg.model).to_json_file(str(directory / "config.json"))
         atomic_write_json(directory / "model_config.json", self.cfg.model.model_dump(mode="json"))
 

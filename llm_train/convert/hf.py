@@ -32,6 +32,7 @@ def write_hf_model(
     out.mkdir(parents=True, exist_ok=True)
     weights = {k: v.to(dtype).contiguous() for k, v in tensors.items()}
     save_file(weights, str(out / "model.safetensors"), metadata={"format": "pt"})
+    storage.fix_mode(out / "model.safetensors")  # safetensors writes 0600 whatever the umask
     atomic_write_json(out / "config.json", hf_config(m, dtype=dtype_name(dtype)))
     atomic_write_json(out / "generation_config.json", {"_from_model_config": True})
 
