@@ -54,10 +54,7 @@ def _table(header: list[str], rows: list[list[str]]) -> list[str]:
     return out + ["| " + " | ".join(str(c).replace("|", "\\|") for c in row) + " |" for row in rows]
 
 
-def _datasets(items: list[dict], only_large: bool = False) -> list[str]:
-    shown = [i for i in items if i.get("large") or not only_large]
-    if not shown:
-        return []
+def _datasets(items: list[dict]) -> list[str]:
     rows = [
         [
             i["name"],
@@ -67,7 +64,7 @@ def _datasets(items: list[dict], only_large: bool = False) -> list[str]:
             i.get("licence") or "-",
             i.get("url") or "-",
         ]
-        for i in shown
+        for i in items
     ]
     return [
         "",
@@ -81,10 +78,19 @@ def _category(title: str, part: dict, lead: str, list_large: bool = False) -> li
     out = ["", title, "", f"- {lead}: {_v(part['used'])}"]
     if part.get("description") is not None or (part["used"] and not part.get("datasets")):
         out.append(f"- Description: {_v(part.get('description'))}")
-    if part.get("datasets"):
-        note = " (large: above 3% of the category's data)" if list_large else ""
-        out.append(f"- Sources{note}:")
-        out += _datasets(part["datasets"], only_large=False)
+    datasets = part.get("datasets") or []
+    if not datasets:
+        return out
+    if not list_large:
+        return [*out, "- Sources:", *_datasets(datasets)]
+    # The template lists large datasets (above 3% of the category) by name, the rest in general terms.
+    large = [d for d in datasets if d.get("large")]
+    small = [d for d in datasets if not d.get("large")]
+    if large:
+        out += ["- Large datasets (above 3% of this category's data):", *_datasets(large)]
+    if small:
+        listed = ", ".join(f"{d['name']} ({_tokens(d['tokens'])} tokens)" for d in small)
+        out += ["", f"- Other datasets of this category: {listed}"]
     return out
 
 
