@@ -21,6 +21,7 @@ import fcntl
 import json
 import logging
 import os
+import shutil
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -32,6 +33,7 @@ from data_prep.erase.scan import FileHit, rewrite, scan
 from data_prep.erase.stats import applied, apply_erasure, load_stats, write_stats_and_cards
 from llm_train import storage
 from llm_train.errors import DataError
+from llm_train.lineage.docmap import HISTORY_DIR
 from llm_train.utils.atomic import atomic_write_json, atomic_write_text
 
 log = logging.getLogger(__name__)
@@ -195,6 +197,7 @@ def _finish(
         pending["repacked"] = _repack(corpus, pending["packed_dirs"], clean, ids, tokenizer)
         finished("packed")
     full = _log_record(pending, hits, record)
+    _sweep(corpus, pending["packed_dirs"], hits)
     if "log" not in done:
         entries = read_log(corpus)
         if not any(e["request_sha256"] == full["request_sha256"] for e in entries):
@@ -204,6 +207,23 @@ def _finish(
     journal.done()
     reports = [RunReport(**r) for r in pending.get("reports", [])]
     return EraseResult(full, reports, resumed=resumed)
+
+
+def _sweep(corpus: Path, packed_dirs: list[str], hits: list[FileHit]) -> None:
+    """Remove what a killed erasure left half-written: the hidden temp files and dirs of the atomic
+    writers (`.<name>.*.tmp`, `.<name>.tmp`, `.<name>.old`) in the places an erasure writes."""
+    places = [corpus, corpus / "charts", corpus / JOURNAL_DIR, *{(corpus / h.path).parent for h in hits}]
+    for d in packed_dirs:
+        places += [Path(d), Path(d) / HISTORY_DIR]
+    for place in places:
+        if not place.is_dir():
+            continue
+        for entry in place.iterdir():
+            if entry.name.startswith(".") and entry.name.endswith((".tmp", ".old")):
+                if entry.is_dir():
+                    shutil.rmtree(entry, ignore_errors=True)
+                else:
+                    entry.unlink(missing_ok=True)
 
 
 def _repack(
