@@ -1,6 +1,7 @@
 """`make demo`: the whole flow on the bundled sample corpus, one `llm-train` command per stage.
 
     prep → tokenizer → pack → train (2 CPU processes) → eval → export --to hf → eval report
+    → report ai-act (the AI Act training-content summary of the run)
 
 Each stage is a plain `llm-train` command, printed before it runs so that it can be copied.
 Its output goes to <work>/demo/logs/<stage>.log (`--verbose` shows it instead); the demo shows a
@@ -79,6 +80,10 @@ class Paths:
     @property
     def report(self) -> Path:
         return self.run_dir / "evals" / "report"
+
+    @property
+    def ai_act(self) -> Path:
+        return self.run_dir / "ai-act"
 
 
 @dataclass
@@ -174,6 +179,17 @@ def summarize_report(p: Paths) -> str:
     return f"{p.report / 'report.md'} with {len(pngs)} plots: {', '.join(pngs)}"
 
 
+def summarize_ai_act(p: Paths) -> str:
+    s = _read_json(p.ai_act / "summary.json")
+    size = s["general"]["training_data_size"]["text"]
+    sources = sum(len(part.get("datasets", [])) for part in s["sources"].values() if isinstance(part, dict))
+    todo = f"; {len(s['missing'])} field(s) left to the provider" if s["missing"] else ""
+    return (
+        f"{p.ai_act / 'summary.md'}: {size['tokens']:,} tokens ({size['range']}), "
+        f"{len(s['general']['languages'])} languages, {sources} sources{todo}"
+    )
+
+
 # ---- the flow ----------------------------------------------------------------------------------
 
 
@@ -204,7 +220,15 @@ def stages(p: Paths, args: argparse.Namespace) -> list[Stage]:
         ),
         Stage(
             "train",
-            ["train", str(EXPERIMENT), "--run-id", p.run_id, "--nproc", str(args.nproc), *train_overrides(args)],
+            [
+                "train",
+                str(EXPERIMENT),
+                "--run-id",
+                p.run_id,
+                "--nproc",
+                str(args.nproc),
+                *train_overrides(args),
+            ],
             ["pack"],
             summary=summarize_train,
             progress=train_progress,
@@ -219,6 +243,13 @@ def stages(p: Paths, args: argparse.Namespace) -> list[Stage]:
             "export", ["export", "--to", "hf", str(p.run_dir), str(p.hf)], ["train"], summary=summarize_export
         ),
         Stage("report", ["eval", "report", str(p.run_dir)], ["eval"], summary=summarize_report),
+        Stage(
+            "ai-act",
+            ["report", "ai-act", str(p.run_dir), "--output", str(p.ai_act), "--model-name", "llm-train-demo"]
+            + ["--info", str(REPO / "configs" / "aiact" / "demo-info.yaml")],
+            ["train"],
+            summary=summarize_ai_act,
+        ),
     ]
 
 
@@ -354,6 +385,7 @@ def print_summary(p: Paths, results: dict[str, tuple[str, float, str]], total: f
         ("eval results", p.run_dir / "evals" / "results.jsonl"),
         ("HuggingFace model", p.hf),
         ("report", p.report / "report.md"),
+        ("AI Act training-content summary", p.ai_act / "summary.md"),
         ("stage logs", p.logs),
     ]
     console.print("\n[bold]where everything is")

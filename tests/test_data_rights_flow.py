@@ -154,8 +154,19 @@ def test_lineage_bad_input_is_a_clear_error(flow, tmp_path, capsys):
 
 
 def test_ai_act_summary_of_the_run(flow, tmp_path, capsys):
-    tmp, _, run, truth = flow
+    tmp, paths, run, truth = flow
     out = tmp_path / "aiact"
+    # A corpus that moved after packing: a clear error naming it, nothing written.
+    moved = paths["clean"].with_name("clean-moved")
+    paths["clean"].rename(moved)
+    try:
+        assert cli(["report", "ai-act", str(run), "--output", str(out)]) == 1
+        assert (
+            f"the corpus {paths['clean']} that dataset de was packed from is gone" in capsys.readouterr().err
+        )
+        assert not out.exists()
+    finally:
+        moved.rename(paths["clean"])
     assert cli(["report", "ai-act", str(run), "--output", str(out), "--strict"]) == 2
     err = capsys.readouterr().err
     assert "provider.name: missing" in err and "sources.letters.category: missing" in err

@@ -234,6 +234,12 @@ def _repack(
         packed = Path(d)
         source = pack_source(packed)
         if source is None or source.resolve() != corpus:
+            log.warning(
+                "erase: %s was not packed from %s (its pack_stats.json names %s): not rebuilt",
+                d,
+                corpus,
+                source,
+            )
             continue
         state = json.loads((packed / ".pack_state.json").read_text(encoding="utf-8"))
         langs = sorted({h.lang for h in clean if h.split == state.get("split", "train") and h.lang})
