@@ -58,8 +58,8 @@ def file_mode(executable: bool = False) -> int:
 
 def dir_mode() -> int:
     mode = 0o777 & ~current_umask()
-    # Group-shared directories pass their group on to everything created inside them.
-    return mode | stat.S_ISGID if mode & 0o070 else mode
+    # Directories the group writes to pass their group on to everything created inside them.
+    return mode | stat.S_ISGID if mode & 0o020 else mode
 
 
 def make_dirs(path: str | os.PathLike) -> Path:

@@ -120,7 +120,8 @@ def test_every_artefact_of_a_small_run_follows_the_policy(share, tmp_path):
     _cli("--share", share, "tokenizer", "--corpus", str(work / "clean"), "--output", str(work / "tok"),
          "--vocab-size", "512", cwd=tmp_path, env=env)  # fmt: skip
     _cli("--share", share, "pack", "--corpus", str(work / "clean"), "--tokenizer", str(work / "tok"),
-         "--output", str(work / "packed"), "--workers", "1", cwd=tmp_path, env=env)  # fmt: skip
+         "--output", str(work / "packed"), "--workers", "1", "--mixture", str(REPO / "configs/data/mixtures/demo.yaml"),
+         "--train-split", "80,20,0", cwd=tmp_path, env=env)  # fmt: skip
     overrides = [
         f"storage.share={share}", f"data.mixture={work / 'packed' / 'mixture.yaml'}",
         f"data.tokenizer={work / 'tok'}", f"data.valid_corpus={work / 'clean'}", "model.vocab_size=512",
