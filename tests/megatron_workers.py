@@ -337,9 +337,8 @@ def job_attention_parity() -> dict:
 
     from llm_train.backends.megatron.attention import SDPAttention
     from llm_train.backends.megatron.model import transformer_config
-    from llm_train.parallel import ParallelLayout
-
     from llm_train.backends.megatron.parallel import seed
+    from llm_train.parallel import ParallelLayout
 
     torch.distributed.init_process_group("gloo", rank=0, world_size=1)
     parallel_state.initialize_model_parallel()

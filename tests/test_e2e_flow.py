@@ -76,7 +76,9 @@ def test_demo_prints_every_stage_time_and_where_to_look(flow):
         assert f"$ llm-train {stage if stage != 'report' else 'eval report'}" in out
     # The flow ends with the AI Act training-content summary of the run.
     assert "$ llm-train report ai-act" in out
-    assert (flow["run"] / "ai-act" / "summary.md").read_text().startswith("# Public summary of training content")
+    assert (
+        (flow["run"] / "ai-act" / "summary.md").read_text().startswith("# Public summary of training content")
+    )
     assert "8/8 stages ok" in out
     assert f"llm-train track ui {flow['aim']}" in out
     assert "report.md" in out

@@ -39,7 +39,9 @@ def measure_training_peak(m: ModelConfig, micro_batch: int, seq: int) -> dict[st
 
     torch.manual_seed(0)
     model = build_llama(m, seed=0)
-    opt = torch.optim.AdamW(optimizer_param_groups(model, 0.1, tied=model.config.tie_word_embeddings), lr=1e-4)
+    opt = torch.optim.AdamW(
+        optimizer_param_groups(model, 0.1, tied=model.config.tie_word_embeddings), lr=1e-4
+    )
     tokens = torch.randint(0, m.vocab_size, (micro_batch, seq))
 
     def step() -> None:

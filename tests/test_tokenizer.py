@@ -11,8 +11,8 @@ import unicodedata
 import pytest
 
 from data_prep.cli.tokenizer import main as tokenizer_main
-from llm_train.data.tokenizer_dir import load_tokenizer
 from data_prep.tokenizer.sampling import copies, plan_shares, temperature_shares
+from llm_train.data.tokenizer_dir import load_tokenizer
 from llm_train.errors import DataError
 from tests.test_pack_corpus import make_corpus
 
