@@ -103,6 +103,23 @@ def test_train_script_snapshot_per_profile(cluster):
     subprocess.run(["bash", "-n"], input=text, text=True, check=True)
 
 
+@pytest.mark.parametrize("cluster", ["juwels-booster", "lumi-g"])
+def test_train_script_with_burn_in_preflight(cluster):
+    """cluster.health.preflight puts the per-node burn-in (inside the site's container) before
+    training, and the requeue without the bad nodes after it; the tests in test_slurm_health.py
+    run it on the real local Slurm."""
+    text = render(job_for(cluster, "train", SubmitOptions(), "cluster.health.preflight=true"))
+    check_snapshot(f"train-{cluster}-preflight.sbatch", text)
+    subprocess.run(["bash", "-n"], input=text, text=True, check=True)
+    burn_in = next(line for line in text.splitlines() if "doctor --burn-in" in line)
+    assert burn_in.startswith('srun --ntasks-per-node=1 --ntasks="$SLURM_JOB_NUM_NODES"')
+    assert burn_in.endswith(f"llm-train doctor --burn-in --run-dir {RUN_DIR}")
+    assert text.index("doctor --burn-in") < text.index("srun_pid=$!")
+    assert 'scontrol requeuehold "$SLURM_JOB_ID"' in text
+    assert "preflight: false" not in text
+    assert "preflight: false" in render(job_for(cluster))
+
+
 # Train per profile above; prep arrays per profile in tests/test_prep_slurm.py.
 @pytest.mark.parametrize("kind", [k for k in KINDS if k not in ("train", "prep-array")])
 def test_every_kind_takes_the_profile_in_one_place(kind):

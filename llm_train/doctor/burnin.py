@@ -21,6 +21,7 @@ import contextlib
 import json
 import logging
 import os
+import shlex
 import socket
 import statistics
 import time
@@ -186,7 +187,8 @@ class Decision:
     def env(self) -> str:
         return (
             f"HEALTH_ACTION={self.action}\nHEALTH_EXCLUDE={','.join(self.exclude)}\n"
-            f"HEALTH_NODES={self.nodes}\nHEALTH_REASON={json.dumps(self.reason)}\n"
+            f"HEALTH_NODES={self.nodes}\nHEALTH_REASON={shlex.quote(self.reason)}\n"
+            f"HEALTH_REASON_JSON={shlex.quote(json.dumps(self.reason))}\n"
         )
 
 

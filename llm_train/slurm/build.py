@@ -159,7 +159,16 @@ def build_job(
         rendezvous=cluster.rendezvous,
         description=f"llm-train {kind} job of {site.owner} {site.job_name!r}",
         notes=opts.extra_notes,
+        preflight=_preflight(cluster, kind, command, run_dir),
     )
+
+
+def _preflight(cluster, kind: str, command, run_dir: Path) -> tuple[str, ...]:
+    """The burn-in, by the same `llm-train` as the training command, reads the run's own
+    config.yaml (cluster section included) on every node."""
+    if kind != "train" or not cluster.health.preflight:
+        return ()
+    return (command[0], "doctor", "--burn-in", "--run-dir", str(run_dir))
 
 
 def _check_fits(shape: Shape, available: int, part_name: str | None, part, cluster_name: str) -> None:

@@ -119,6 +119,8 @@ class Job:
     rendezvous: Literal["slurm-first-host", "c10d"] = "slurm-first-host"
     description: str = ""
     notes: tuple[str, ...] = field(default=())
+    # train with cluster.health.preflight: the burn-in command run on every node before training.
+    preflight: tuple[str, ...] = ()
 
     @property
     def spec(self) -> KindSpec:

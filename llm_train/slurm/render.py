@@ -43,8 +43,25 @@ def render(job: Job) -> str:
         "notes": "".join(f"# {line}\n" for line in job.notes),
         "port_base": str(SLURM_PORT_BASE),
         "port_span": str(SLURM_PORT_SPAN),
+        "preflight": preflight_block(job),
     }
     return fill((TEMPLATES_DIR / f"{job.spec.template}.sbatch").read_text(encoding="utf-8"), values)
+
+
+def preflight_block(job: Job) -> str:
+    if not job.preflight:
+        return "# No node burn-in before training (cluster.health.preflight: false)."
+    values = {
+        # pyxis starts the container through srun's own options
+        "burn_in": " ".join(
+            [
+                *(o for o in srun_options(job) if not o.startswith("--kill-on-bad-exit")),
+                shlex.join([*container_prefix(job.software), *job.preflight]),
+            ]
+        ),
+        "tasks_per_node": str(job.resources.ntasks_per_node),
+    }
+    return fill((TEMPLATES_DIR / "train-preflight.sbatch").read_text(encoding="utf-8"), values).rstrip("\n")
 
 
 def fill(template: str, values: dict[str, str]) -> str:
