@@ -28,3 +28,12 @@ def repo_root() -> Path:
 @pytest.fixture
 def configs_root() -> Path:
     return CONFIGS
+
+
+@pytest.fixture(autouse=True)
+def _process_umask():
+    """CLI calls in-process set the storage policy's umask; the next test starts from the old one."""
+    old = os.umask(0o022)
+    os.umask(old)
+    yield
+    os.umask(old)

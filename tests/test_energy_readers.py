@@ -119,9 +119,12 @@ def _check_unreadable(tmp_path: Path) -> None:
     z = powercap(tmp_path / "powercap")
     # What Linux >= 5.10 does for non-root users (CVE-2020-8694): energy_uj is 0400 root.
     os.chmod(z["pkg1"] / "energy_uj", 0o400)
+    # Readable by the unprivileged user whatever umask an earlier test's storage policy left.
     for d in [tmp_path, *sorted(tmp_path.rglob("*"))]:
         if d.is_dir():
             os.chmod(d, 0o755)
+        elif d != z["pkg1"] / "energy_uj":
+            os.chmod(d, 0o644)
     if os.geteuid() == 0:
         ok, reason = _open_as_nobody(tmp_path / "powercap")
     else:
