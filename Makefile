@@ -7,7 +7,7 @@ TORCH_SPEC ?= torch==2.13.0
 STAMP := $(VENV)/.installed
 PYTEST_ARGS ?=
 
-.PHONY: setup demo demo-slurm test test-fast lint format bench gpu-wheels clean
+.PHONY: setup demo demo-slurm test test-slow test-fast lint format bench gpu-wheels clean
 
 setup: $(STAMP)
 
@@ -23,8 +23,12 @@ demo: setup
 demo-slurm: setup
 	$(BIN)/python scripts/demo.py --slurm
 
+# Everything but the tests marked slow; those run in CI through `make test-slow`.
 test: setup
-	$(BIN)/python -m pytest $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -m "not slow" $(PYTEST_ARGS)
+
+test-slow: setup
+	$(BIN)/python -m pytest -m slow $(PYTEST_ARGS)
 
 # Everything except the slow and Slurm tests: the inner loop while developing.
 test-fast: setup

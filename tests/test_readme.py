@@ -68,7 +68,7 @@ RUN = "runs/demo-cpu/demo"
 EXPECT: dict[str, Expect] = {
     r"^make demo(\s|$)": Expect(lines=(r"^\S*python\S* scripts/demo\.py$",)),
     r"^make demo-slurm\b": Expect(lines=(r"^\S*python\S* scripts/demo\.py --slurm$",)),
-    r"^llm-train prep --input data/sample/": Expect(
+    r"^llm-train prep --input data/sample/\S+ --output work/demo/clean\b": Expect(
         lines=(
             *(rf"^{BAR}\s*{step}\s+{BAR}" for step in ("read", "tdm", "normalize", "langid", "gopher_\\w+")),
             *(rf"^{BAR}\s*{step}\s+{BAR}" for step in ("c4", "fineweb_quality", "pii", "dedup", "write")),
@@ -82,6 +82,18 @@ EXPECT: dict[str, Expect] = {
             "work/demo/clean/DATACARD.md",
             "work/demo/clean/README.md",
         ),
+    ),
+    r"^llm-train prep --input data/sample/\S+ --output work/audit\b.* output\.write_dropped=true$": Expect(
+        lines=(rf"^prep: \d+ shards, {NUM} docs in -> {NUM} out",),
+        files=(
+            "work/audit/dropped/gopher_quality/gopher_below_alpha_ratio/part-*.jsonl.zst",
+            "work/audit/DATACARD.md",
+        ),
+    ),
+    r"^zstdcat work/audit/dropped/": Expect(
+        lines=(
+            r'^\{"id":"\w+","lang":"\w+","stat":\{"alpha_words_ratio":[\d.]+,"min_alpha_words_ratio":0\.5\},"text":',
+        )
     ),
     r"^llm-train tokenizer\b": Expect(
         lines=(
