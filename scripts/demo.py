@@ -32,6 +32,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import yaml
 from rich.console import Console
 from rich.markup import escape
 from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
@@ -124,8 +125,6 @@ def summarize_tokenizer(p: Paths) -> str:
 
 
 def summarize_pack(p: Paths) -> str:
-    import yaml
-
     mix = yaml.safe_load((p.packed / "mixture.yaml").read_text())
     tokens = sum(d["tokens"] for d in mix["datasets"])
     return (
@@ -148,8 +147,6 @@ def train_progress(p: Paths) -> tuple[int, int, str] | None:
     config = run.config_file
     if not losses or not config.exists():
         return None
-    import yaml
-
     steps = yaml.safe_load(config.read_text())["train"]["steps"]
     step, loss = losses[-1]
     return step, steps, f"loss {loss:.3f}"
@@ -214,6 +211,7 @@ def stages(p: Paths, args: argparse.Namespace) -> list[Stage]:
             "pack",
             ["pack", "--corpus", str(p.clean), "--tokenizer", str(p.tokenizer), "--output", str(p.packed)]
             + ["--mixture", str(REPO / "configs/data/mixtures/demo.yaml"), "--workers", str(args.workers)]
+            + ["--train-split", yaml.safe_load(EXPERIMENT.read_text())["data"]["split"]]
             + pack_extra,
             ["tokenizer"],
             summary=summarize_pack,
