@@ -64,3 +64,15 @@ def test_random_token_lists_match_the_reference(seed):
             assert stats.top_chars(n) == reference_top_chars(toks, n), n
     for n in range(5, 11):
         assert stats.duplicated_chars(n) == reference_duplicated_chars(toks, n), n
+
+
+def test_documents_longer_than_the_shared_power_table_and_then_shorter_ones():
+    """The substring hashes use one table of powers grown on demand: a long document grows it,
+    and documents before and after it give the reference's answers."""
+    rng = random.Random(7)
+    vocab = ["ab", "ba", "@", "@@", "Ω", "łó", "und", "der"]
+    for size in (50, 40_000, 60):  # ~100k characters in the middle one
+        toks = [rng.choice(vocab) for _ in range(size)]
+        stats = NGramStats(toks)
+        for n in (5, 8, 10):
+            assert stats.duplicated_chars(n) == reference_duplicated_chars(toks, n), (size, n)

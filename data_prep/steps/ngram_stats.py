@@ -30,6 +30,21 @@ _ONE = np.ones(1, dtype=np.uint64)
 _TRUE = np.ones(1, dtype=bool)
 
 
+_POWERS: list[np.ndarray] = []  # [BASE**k], [BASE**-k] for k < their length: grown, never shrunk
+
+
+def _powers(size: int) -> tuple[np.ndarray, np.ndarray]:
+    """(BASE**k, BASE**-k) for k = 0..size at least, shared by every document (do not write)."""
+    if not _POWERS or len(_POWERS[0]) <= size:
+        n = max(size + 1, 2 * len(_POWERS[0]) if _POWERS else 1 << 16)
+        with np.errstate(over="ignore"):
+            pw = np.cumprod(np.full(n, _BASE, dtype=np.uint64))
+            ipw = np.cumprod(np.full(n, _BASE_INV, dtype=np.uint64))
+        # shifted by one: the products start at BASE**1
+        _POWERS[:] = [np.concatenate((_ONE, pw[:-1])), np.concatenate((_ONE, ipw[:-1]))]
+    return _POWERS[0], _POWERS[1]
+
+
 def _salt(kind: int, n: int) -> np.uint64:
     """Keeps the hashes of different n (and of the two kinds) apart in one sort."""
     return np.uint64((0xA24BAED4963EE407 * (2 * n + kind + 1)) % 2**64)
@@ -65,14 +80,13 @@ class NGramStats:
         """Hash of `"".join(toks[i:i + n])` for each position i (polynomial in the characters)."""
         if self._prefix is None:
             codes = np.frombuffer("".join(self.toks).encode("utf-32-le"), dtype=np.uint32)
-            size = len(codes)
+            pw, ipw = _powers(len(codes))
+            prefix = np.empty(len(codes) + 1, dtype=np.uint64)
+            prefix[0] = 0
             with np.errstate(over="ignore"):
-                pw = np.cumprod(np.full(size, _BASE, dtype=np.uint64))  # BASE**(j+1)
-                ipw = np.cumprod(np.full(size, _BASE_INV, dtype=np.uint64)) * np.uint64(_BASE)
                 # S[k] = sum over j < k of (code_j + 1) * BASE**-j
-                prefix = np.cumsum((codes.astype(np.uint64) + 1) * ipw)
-            # (uint64 concatenated with a Python int list would go through float64)
-            self._prefix = np.concatenate((_ZERO, prefix)), np.concatenate((_ONE, pw))
+                np.cumsum((codes.astype(np.uint64) + 1) * ipw[: len(codes)], out=prefix[1:])
+            self._prefix = prefix, pw
         prefix, pw = self._prefix
         start, end = self.cum[: len(self.toks) - n + 1], self.cum[n:]
         with np.errstate(over="ignore"):
