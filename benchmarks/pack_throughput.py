@@ -25,6 +25,7 @@ import platform
 import shutil
 import subprocess
 import sys
+import tempfile
 import time
 from collections import defaultdict
 from pathlib import Path
@@ -87,14 +88,8 @@ def layout_raw(raw: Path, out: Path, max_mb: float, repeat_to_mb: float = 0.0) -
     return written
 
 
-def run_measured(cmd: list[str], env: dict | None = None) -> dict:
-    """Run a command; wall time, CPU seconds summed over its process tree, peak summed RSS.
-
-    CPU is polled per process (psutil) rather than taken from RUSAGE_CHILDREN, which misses
-    pool workers their parent never waits for.
-    """
-    started = time.monotonic()
-    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+def poll_tree(proc: subprocess.Popen) -> tuple[int, int, dict[int, float]]:
+    """Until `proc` exits: peak RSS summed over its tree, peak RSS of one process, CPU s per pid."""
     peak_tree = peak_single = 0
     cpu: dict[int, float] = {}
     root = psutil.Process(proc.pid)
@@ -115,7 +110,23 @@ def run_measured(cmd: list[str], env: dict | None = None) -> dict:
         peak_tree = max(peak_tree, sum(rss))
         peak_single = max(peak_single, max(rss, default=0))
         time.sleep(0.05)
-    output = proc.stdout.read()
+    return peak_tree, peak_single, cpu
+
+
+def run_measured(cmd: list[str], env: dict | None = None) -> dict:
+    """Run a command; wall time, CPU seconds summed over its process tree, peak summed RSS.
+
+    CPU is polled per process (psutil) rather than taken from RUSAGE_CHILDREN, which misses
+    pool workers their parent never waits for.
+    """
+    # A file, not a pipe: a child that logs more than a pipe holds would block on it while the
+    # polling loop, which reads only after the exit, waits for it (datatrove does on 150 MB).
+    with tempfile.TemporaryFile(mode="w+") as log:
+        started = time.monotonic()
+        proc = subprocess.Popen(cmd, env=env, stdout=log, stderr=subprocess.STDOUT, text=True)
+        peak_tree, peak_single, cpu = poll_tree(proc)
+        log.seek(0)
+        output = log.read()
     wall = time.monotonic() - started
     if proc.returncode != 0:
         raise SystemExit(f"command failed ({proc.returncode}): {' '.join(cmd)}\n{output[-3000:]}")
