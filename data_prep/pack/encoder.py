@@ -112,14 +112,17 @@ class PieceCacheEncoder:
         cache.update(fixed or {})
         ids = list(map(cache.get, pieces))
         if None in ids:
-            missing = set(compress(pieces, map(is_, ids, repeat(None))))
+            at = list(compress(range(len(ids)), map(is_, ids, repeat(None))))
+            missing = {pieces[i] for i in at}
             if len(cache) + len(missing) > self.cache_entries:
                 # Bounded memory: start over rather than track recency (pieces re-enter in a few docs).
                 cache.clear()
                 cache.update(fixed or {})
-                missing = set(pieces).difference(fixed or ())
+                self._fill(set(pieces).difference(fixed or ()))
+                return list(map(cache.__getitem__, pieces))
             self._fill(missing)
-            ids = list(map(cache.__getitem__, pieces))
+            for i in at:  # only the misses: the hits are already in place
+                ids[i] = cache[pieces[i]]
         return ids
 
     def encode_batch(self, texts: list[str]) -> list[list[int]]:
