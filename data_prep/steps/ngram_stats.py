@@ -25,7 +25,6 @@ _MULT = np.uint64(0x9E3779B97F4A7C15)  # odd 64-bit constant (golden ratio): spr
 # Odd, hence invertible modulo 2**64: a substring's hash needs the inverse powers.
 _BASE = 0x100000001B3
 _BASE_INV = pow(_BASE, -1, 2**64)
-_ZERO = np.zeros(1, dtype=np.uint64)
 _ONE = np.ones(1, dtype=np.uint64)
 _TRUE = np.ones(1, dtype=bool)
 
