@@ -211,7 +211,7 @@ def stages(p: Paths, args: argparse.Namespace) -> list[Stage]:
             "pack",
             ["pack", "--corpus", str(p.clean), "--tokenizer", str(p.tokenizer), "--output", str(p.packed)]
             + ["--mixture", str(REPO / "configs/data/mixtures/demo.yaml"), "--workers", str(args.workers)]
-            + ["--train-split", yaml.safe_load(EXPERIMENT.read_text())["data"]["split"]]
+            + ["--train-split", train_split(args)]
             + pack_extra,
             ["tokenizer"],
             summary=summarize_pack,
@@ -264,6 +264,14 @@ def train_overrides(args: argparse.Namespace) -> list[str]:
     if args.vocab_size != 8192 and not any(o.startswith("model.vocab_size=") for o in out):
         out.append(f"model.vocab_size={args.vocab_size}")  # configs/model/tiny.yaml follows the tokenizer
     return out
+
+
+def train_split(args: argparse.Namespace) -> str:
+    """The data.split the train stage will use (defaults and --set overrides resolved), so pack
+    checks the packs against it."""
+    from llm_train.config.loader import load_config
+
+    return load_config(EXPERIMENT, train_overrides(args)).config.data.split
 
 
 def last_line(log: Path) -> str:
