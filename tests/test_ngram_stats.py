@@ -76,3 +76,20 @@ def test_documents_longer_than_the_shared_power_table_and_then_shorter_ones():
         stats = NGramStats(toks)
         for n in (5, 8, 10):
             assert stats.duplicated_chars(n) == reference_duplicated_chars(toks, n), (size, n)
+
+
+def test_the_compiled_counter_and_id_lookup_are_built():
+    from data_prep.steps import ngram_stats, text_stats
+
+    assert ngram_stats.ngram_profile is not None, ngram_stats.NOT_BUILT
+    assert text_stats.lookup_ids is not None, ngram_stats.NOT_BUILT
+
+
+def test_token_ids_are_the_same_with_and_without_the_compiled_lookup(monkeypatch):
+    from data_prep.steps import text_stats
+
+    toks = ["der", "Hund", ",", "der", "Ω", "Hund", "neu-wort", "der"]
+    compiled = text_stats.DocTokens(list(toks)).ids
+    monkeypatch.setattr(text_stats, "lookup_ids", None)
+    assert text_stats.DocTokens(list(toks)).ids.tolist() == compiled.tolist()
+    assert len(set(compiled.tolist())) == len(set(toks))

@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+import regex
 
+from data_prep.pack import encoder, pieces
 from data_prep.pack.encoder import HFBatchEncoder, PieceCacheEncoder, make_encoder
 from llm_train.data.tokenizer_dir import load_tokenizer
 from tests.test_pack_corpus import make_corpus, train_small_tokenizer
@@ -30,8 +32,12 @@ TEXTS = [
 ] + random_strings(3, 300)
 
 
+@pytest.mark.parametrize("compiled", [True, False])
 @pytest.mark.parametrize("cache_entries", [500_000, 50])
-def test_flat_batch_is_each_text_then_eod(tokenizer, cache_entries):
+def test_flat_batch_is_each_text_then_eod(tokenizer, cache_entries, compiled, monkeypatch):
+    if not compiled:  # the loops a source tree without the built module runs
+        monkeypatch.setattr(encoder, "flatten", pieces._flatten)
+        monkeypatch.setattr(encoder, "splitter", lambda pattern: regex.compile(pattern).findall)
     fast = make_encoder(tokenizer)
     assert isinstance(fast, PieceCacheEncoder)
     fast.cache_entries = cache_entries  # 50: the cache starts over inside the batch

@@ -161,3 +161,27 @@ def test_filter_stats_count_reasons_per_language():
     assert len(out) == 2
     assert f.stats.by_lang["de"]["dropped.gopher_short_doc"] == 1
     assert f.stats["docs_out"] == 2
+
+
+def test_gopher_line_and_paragraph_counts_match_datatrove_regexes():
+    """The str.split paths give what datatrove's re.split and its seen-set loop give."""
+    import random
+    import re
+
+    from data_prep.steps.gopher_repetition import find_duplicates, split_lines, split_paragraphs
+
+    def reference_duplicates(items):
+        seen, dup, chars = set(), 0, 0
+        for item in items:
+            if item in seen:
+                dup, chars = dup + 1, chars + len(item)
+            seen.add(item)
+        return dup, chars
+
+    rng = random.Random(0)
+    for _ in range(5000):
+        text = "".join(rng.choice(["a", "b", "\n", "\n", " ", "cd"]) for _ in range(rng.randint(0, 16)))
+        assert split_lines(text) == re.split(r"\n+", text), repr(text)
+        assert split_paragraphs(text) == re.split(r"\n{2,}", text), repr(text)
+        for items in (split_lines(text), split_paragraphs(text), text.split(" ")):
+            assert find_duplicates(items) == reference_duplicates(items), repr(text)

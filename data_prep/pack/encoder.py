@@ -3,9 +3,9 @@
 For tokenizers trained by `llm-train tokenizer` (NFC, one Split regex, ByteLevel, BPE) the ids
 of a text are the concatenation of BPE(bytes(piece)) over the regex pieces of NFC(text): each
 piece is encoded on its own. `PieceCacheEncoder` exploits that: it splits with the same regex
-(Python `regex`, verified equal to the Rust/Oniguruma split on multilingual text and fuzzed
-Unicode in the tests), looks every piece up in a dict and runs the tokenizer's own BPE model only
-on pieces it has not seen. Word frequencies are Zipfian, so most pieces hit, and the per-byte
+(`pieces.py`, in C; checked against Python `regex`, itself checked against the Rust/Oniguruma
+split on multilingual text and fuzzed Unicode in the tests), looks every piece up in a dict and
+runs the tokenizer's own BPE model only on pieces it has not seen. Word frequencies are Zipfian, so most pieces hit, and the per-byte
 alignment bookkeeping HF does in `encode` is skipped: 3-5x faster per core than `encode_batch`.
 
 `encode_flat` returns a whole batch as one token array (each text followed by the end-of-document
@@ -22,13 +22,12 @@ from __future__ import annotations
 import json
 import unicodedata
 from functools import lru_cache
-from itertools import chain, compress, repeat
-from operator import is_
+from itertools import chain
 
 import numpy as np
-import regex
 from tokenizers import Tokenizer
 
+from data_prep.pack.pieces import flatten, splitter
 from data_prep.tokenizer.model import SPLIT_PATTERN
 
 CACHE_ENTRIES = 500_000
@@ -81,68 +80,48 @@ class PieceCacheEncoder:
         spec = json.loads(tokenizer.to_str())
         spec.update(normalizer=None, pre_tokenizer=None, post_processor=None, added_tokens=[])
         self.model_only = Tokenizer.from_str(json.dumps(spec))
-        self.split = regex.compile(pattern)
+        self.split = splitter(pattern)
         self.nfc = nfc
         self.cache: dict[str, tuple[int, ...]] = {}
         self.cache_entries = cache_entries
         # bytes (read as latin-1 characters) -> GPT-2's printable characters, in one translate
         self.byte_table = str.maketrans({chr(b): c for b, c in enumerate(byte_to_unicode())})
 
-    def _fill(self, missing: set[str]) -> None:
-        pieces = list(missing)
+    def _fill(self, pieces: list[str], eod: int) -> None:
+        """Encode the pieces the cache lacks and add them (emptying it first when it would grow too big:
+        simpler than tracking recency, and pieces re-enter within a few documents)."""
+        if len(self.cache) + len(pieces) > self.cache_entries:
+            self.cache.clear()
+            self.cache[""] = (eod,)
         table = self.byte_table
         mapped = [piece.encode("utf-8").decode("latin-1").translate(table) for piece in pieces]
         encodings = self.model_only.encode_batch_fast(mapped, add_special_tokens=False)
         self.cache.update(zip(pieces, (tuple(enc.ids) for enc in encodings), strict=True))
 
     def _split(self, texts: list[str]) -> list[list[str]]:
-        split = self.split.findall
+        split = self.split
         if self.nfc:
             texts = [
                 t if unicodedata.is_normalized("NFC", t) else unicodedata.normalize("NFC", t) for t in texts
             ]
         return [split(t) for t in texts]
 
-    def _ids(
-        self, pieces: list[str], fixed: dict[str, tuple[int, ...]] | None = None
-    ) -> list[tuple[int, ...]]:
-        """The ids of every piece, encoding the ones not seen yet in one batch; `fixed` pieces
-        (markers that are not text) have the ids given."""
-        cache = self.cache
-        cache.update(fixed or {})
-        ids = list(map(cache.get, pieces))
-        if None in ids:
-            at = list(compress(range(len(ids)), map(is_, ids, repeat(None))))
-            missing = {pieces[i] for i in at}
-            if len(cache) + len(missing) > self.cache_entries:
-                # Bounded memory: start over rather than track recency (pieces re-enter in a few docs).
-                cache.clear()
-                cache.update(fixed or {})
-                self._fill(set(pieces).difference(fixed or ()))
-                return list(map(cache.__getitem__, pieces))
-            self._fill(missing)
-            for i in at:  # only the misses: the hits are already in place
-                ids[i] = cache[pieces[i]]
-        return ids
-
     def encode_batch(self, texts: list[str]) -> list[list[int]]:
-        return [list(chain.from_iterable(self._ids(pieces))) for pieces in self._split(texts)]
+        flat, lengths = self.encode_flat(texts, 0, np.int64)
+        bounds = np.cumsum([0, *lengths]).tolist()
+        return [flat[a : b - 1].tolist() for a, b in zip(bounds, bounds[1:], strict=False)]
 
     def encode_flat(self, texts: list[str], eod: int, dtype) -> tuple[np.ndarray, list[int]]:
         """All texts' ids in one array, each text followed by `eod`, and each text's length (+1)."""
         # "" is never a piece (the pattern cannot match empty): it stands for the end of a text
         pieces: list[str] = []
-        ends = []
         for p in self._split(texts):
             pieces += p
-            ends.append(len(pieces))
             pieces.append("")
-        ids = self._ids(pieces, {"": (eod,)})
-        sizes = np.fromiter(map(len, ids), dtype=np.int64, count=len(ids))
-        bounds = np.cumsum(sizes)[ends]
-        lengths = np.diff(bounds, prepend=0).tolist()
-        flat = np.fromiter(chain.from_iterable(ids), dtype=dtype, count=int(bounds[-1]))
-        return flat, lengths
+        self.cache[""] = (eod,)
+        ids, ends = flatten(pieces, self.cache, lambda unseen: self._fill(unseen, eod))
+        lengths = np.diff(ends, prepend=0).tolist()
+        return np.frombuffer(ids, dtype=np.int64).astype(dtype), lengths
 
     def encode(self, text: str) -> list[int]:
         return self.encode_batch([text])[0]

@@ -64,7 +64,7 @@ class C4QualityFilter(BaseFilter):
         curly = p.filter_curly_bracket and "{" in text
         policy = p.filter_policy and any(s in lower for s in _POLICY)
         punct, min_words = p.filter_no_terminal_punct, p.min_words_per_line
-        count = p.min_num_sentences != -1
+        need = p.min_num_sentences  # -1: never counted
         dropped = dict.fromkeys(
             ("too_long_word", "no_terminal_punct", "too_few_words", "javascript", "policy"), 0
         )
@@ -96,7 +96,7 @@ class C4QualityFilter(BaseFilter):
             if policy and any(s in line_lower for s in _POLICY):
                 dropped["policy"] += 1
                 continue
-            if count:
+            if sentences < need:  # only "fewer than needed?" is asked: stop counting at the minimum
                 sentences += count_sentences(line, doc.lang)
             kept.append(line)
         for rule, n in dropped.items():

@@ -19,20 +19,31 @@ from data_prep.steps.params import PerLang, check
 from data_prep.steps.text_stats import doc_tokens
 
 _PARAGRAPH = re.compile(r"\n{2,}")
-_LINES = re.compile(r"\n+")
+
+
+def split_paragraphs(text: str) -> list[str]:
+    """`re.split(r"\n{2,}", text)`; without a run of three newlines (never after `normalize`)
+    that is a plain split on two."""
+    return _PARAGRAPH.split(text) if "\n\n\n" in text else text.split("\n\n")
+
+
+def split_lines(text: str) -> list[str]:
+    """`re.split(r"\n+", text)` by `str.split`: the empty strings between adjacent newlines go,
+    those at the two ends (text starting or ending with a newline) stay, as the regex keeps them."""
+    parts = text.split("\n")
+    if len(parts) < 3:
+        return parts
+    return [parts[0], *filter(None, parts[1:-1]), parts[-1]]
 
 
 def find_duplicates(items: list[str]) -> tuple[int, int]:
-    """(number of repeated elements, characters in them), counting every repeat after the first."""
-    seen: set[str] = set()
-    dup_elements = dup_chars = 0
-    for item in items:
-        if item in seen:
-            dup_elements += 1
-            dup_chars += len(item)
-        else:
-            seen.add(item)
-    return dup_elements, dup_chars
+    """(number of repeated elements, characters in them), counting every repeat after the first.
+
+    Every element but the first of each distinct value is a repeat: the counts are the totals
+    minus those of the distinct values (C loops, not a Python one per line).
+    """
+    distinct = set(items)
+    return len(items) - len(distinct), sum(map(len, items)) - sum(map(len, distinct))
 
 
 @dataclass(frozen=True)
@@ -74,7 +85,7 @@ class GopherRepetitionFilter(BaseFilter):
             return False, "gopher_rep_empty"
         n_chars = len(text)
 
-        paragraphs = _PARAGRAPH.split(text.strip())
+        paragraphs = split_paragraphs(text.strip())
         dup, dup_chars = find_duplicates(paragraphs)
         if p.dup_para_frac and dup / len(paragraphs) > p.dup_para_frac:
             return (
@@ -89,7 +100,7 @@ class GopherRepetitionFilter(BaseFilter):
                 _stat("dup_para_char_frac", dup_chars / n_chars, p.dup_para_char_frac),
             )
 
-        lines = _LINES.split(text)
+        lines = split_lines(text)
         dup, dup_chars = find_duplicates(lines)
         if p.dup_line_frac and dup / len(lines) > p.dup_line_frac:
             return (

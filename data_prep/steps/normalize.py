@@ -28,7 +28,6 @@ _MOJIBAKE_LEFT = re.compile("[ÃÂ][\xa0-\xbf]|â€")
 # Control characters except \t and \n; zero-width space, BOM, and the C1 range.
 _CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u200b\ufeff]")
 _UNICODE_SPACES = re.compile("[\u00a0\u1680\u2000-\u200a\u202f\u205f\u3000]")
-_HSPACE_RUN = re.compile(r"[ \t]{2,}|\t")
 _BLANK_LINES = re.compile(r"\n{3,}")
 
 _CP1252 = {ch: bytes([b]) for b in range(256) for ch in [bytes([b]).decode("cp1252", errors="ignore")] if ch}
@@ -74,10 +73,14 @@ def repair_mojibake(text: str) -> str:
 def collapse_whitespace(text: str) -> str:
     """Runs of spaces/tabs -> one space, no space at line ends or starts, at most one blank line.
 
-    Substring tests skip the regex passes most texts do not need (they are the costly part).
+    Plain `str.replace` passes instead of a regex (about twice as fast on documentation text):
+    tabs become spaces, then halving the runs of spaces until none is left takes log2(longest run)
+    passes.
     """
-    if "  " in text or "\t" in text:
-        text = _HSPACE_RUN.sub(" ", text)
+    if "\t" in text:
+        text = text.replace("\t", " ")
+    while "  " in text:
+        text = text.replace("  ", " ")
     # Only single spaces are left, so the line-edge spaces are exactly " \n" and "\n ".
     text = text.replace(" \n", "\n").replace("\n ", "\n")
     if "\n\n\n" in text:

@@ -404,6 +404,7 @@ class SpacySplitter:
                 self._spaced.append((string, tuple(pattern)))
             elif len(pattern) > 1:
                 self._patterns.setdefault(pattern[0], []).append(tuple(pattern))
+        self._pattern_pairs = {p[:2] for patterns in self._patterns.values() for p in patterns}
         self._prefix_len = self._suffix_len = None
         if self._prefix:
             self._prefix_len = self._prefix.prefix_len if self._prefix.start_only else self._prefix.search_len
@@ -579,7 +580,8 @@ class SpacySplitter:
 
     def _chunk_tokens(self, chunk: str) -> tuple[str, ...]:
         toks = self._raw(chunk)
-        if len(toks) > 1 and not self._patterns.keys().isdisjoint(toks):
+        # every pattern has two tokens or more: no pattern's first pair here, no match
+        if len(toks) > 1 and not self._pattern_pairs.isdisjoint(zip(toks, toks[1:], strict=False)):
             return tuple(self._apply_patterns(list(toks)))
         return toks
 

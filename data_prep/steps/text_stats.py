@@ -21,6 +21,11 @@ import numpy as np
 from data_prep.resources import char_set
 from data_prep.steps.spacy_split import splitter
 
+try:
+    from data_prep.steps._ngram import lookup_ids
+except ImportError:  # not built (a source tree without `pip install`): the same ids, slower
+    lookup_ids = None
+
 TERMINAL_PUNCTUATION: tuple[str, ...] = tuple(sorted(char_set("terminal_punctuation")))
 # A token made only of these characters is a symbol, not a word (Gopher's definition).
 PUNCTUATION: frozenset[str] = char_set("punctuation") | char_set("terminal_punctuation")
@@ -43,16 +48,25 @@ class _TokenTable(dict):
         self.has_alpha = np.zeros(1024, dtype=bool)
 
     def __missing__(self, tok: str) -> int:
-        i = self[tok] = len(self)
-        if i >= len(self.length):
+        self.add([tok])
+        return self[tok]
+
+    def add(self, toks: list[str]) -> None:
+        """Give ids to tokens not in the table yet (in order of first sight), with their facts."""
+        new = [t for t in dict.fromkeys(toks) if t not in self]
+        first = len(self)
+        self.update(zip(new, range(first, first + len(new)), strict=True))
+        while len(self) > len(self.length):
             for name in ("length", "is_word", "has_alpha"):
                 old = getattr(self, name)
                 setattr(self, name, np.concatenate((old, np.zeros_like(old))))
-        self.length[i] = len(tok)
-        self.is_word[i] = bool(tok.strip(PUNCTUATION_CHARS))
-        m = _HAS_ALPHA.search(tok)
-        self.has_alpha[i] = bool(m) and (m.group().isalpha() or any(c.isalpha() for c in tok))
-        return i
+        end = len(self)
+        self.length[first:end] = list(map(len, new))
+        self.is_word[first:end] = [bool(t.strip(PUNCTUATION_CHARS)) for t in new]
+        alpha = _HAS_ALPHA.search
+        self.has_alpha[first:end] = [
+            (m := alpha(t)) is not None and (m.group().isalpha() or any(c.isalpha() for c in t)) for t in new
+        ]
 
 
 _TABLE = _TokenTable()
@@ -70,7 +84,19 @@ class DocTokens:
     @property
     def ids(self) -> np.ndarray:
         if self._ids is None:
-            self._ids = np.fromiter(map(_TABLE.__getitem__, self.toks), dtype=np.int64, count=len(self.toks))
+            toks = self.toks
+            if lookup_ids is None:
+                self._ids = np.fromiter(map(_TABLE.__getitem__, toks), dtype=np.int64, count=len(toks))
+                return self._ids
+            ids = np.empty(len(toks), dtype=np.int64)
+            if lookup_ids(toks, _TABLE, ids):  # tokens never seen: their ids are made here, in order
+                at = np.flatnonzero(ids < 0)
+                unseen = [toks[i] for i in at.tolist()]
+                _TABLE.add(unseen)
+                found = np.empty(len(unseen), dtype=np.int64)
+                lookup_ids(unseen, _TABLE, found)
+                ids[at] = found
+            self._ids = ids
         return self._ids
 
     @property
