@@ -5,13 +5,15 @@
 
 Both pipelines, in the order of configs/data/prep-default.yaml: language ID -> Gopher repetition ->
 Gopher quality -> C4 -> FineWeb quality -> PII -> MinHash signatures. Language ID is heliport on
-both sides (datatrove's LanguageFilter downloads a fastText model): ours is our `langid` step
-as configured by default; datatrove's side makes one heliport call per document, as its
-LanguageFilter makes one fastText call. datatrove's filters get the document's language (its
-spaCy tokenizer for that language) and our stop-word list, as a per-language (FineWeb-2 style)
-config would. Ours also runs `normalize` first. Each side runs in its own process pinned to the
-same single CPU, on the same pre-normalized documents held in memory; the time is the pipeline
-only (no reading or writing of the corpus). Both sides run `--repeat` times, alternating.
+both sides (datatrove's LanguageFilter downloads a fastText model): ours is our `langid` step as
+configured by default; datatrove's side makes one heliport call per document, as its LanguageFilter
+makes one fastText call. datatrove's filters get the document's language (its spaCy tokenizer for
+that language) and our stop-word list, as a per-language (FineWeb-2 style) config would. Ours also
+runs `normalize` first, and chains its steps as `prep` does (each step on bursts of documents:
+`pipeline.step.run_steps`); datatrove's run as its pipeline runs them. Each side runs in its own
+process pinned to the same single CPU, on the same pre-normalized documents held in memory; the time
+is the pipeline only (no reading or writing of the corpus). Both sides run `--repeat` times,
+alternating.
 
 Reported per corpus: MB/s per core (UTF-8 bytes of input text) of every run, the ratio of the
 best runs, the load average while each side ran, and the keep/drop agreement of every filter,
@@ -159,6 +161,7 @@ def run_ours(docs_json: list[dict], decide: bool) -> dict:
     from data_prep.dedup.signatures import MinHashParams, SignatureBatch, shingle_hashes
     from data_prep.dedup.signatures import words as mh_words
     from data_prep.document import Document
+    from data_prep.pipeline.step import bursts
 
     steps = our_steps()
     docs = [Document.from_json(d) for d in docs_json]
@@ -168,7 +171,8 @@ def run_ours(docs_json: list[dict], decide: bool) -> dict:
     t0, c0 = time.perf_counter(), time.process_time()
     stream = iter(docs)
     for name, step in steps.items():
-        stream = clock.wrap(name, step.run(tap(stream, entered[name])))
+        # chained as `prep` chains them (pipeline.step.run_steps): each step on bursts of documents
+        stream = clock.wrap(name, step.run(tap(bursts(stream), entered[name])))
     batch, n_sigs = SignatureBatch(params), 0
     for doc in clock.wrap("minhash", tap(stream, entered["minhash"])):
         t = time.perf_counter()

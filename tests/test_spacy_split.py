@@ -77,3 +77,17 @@ def test_generated_rules_rebuild_spacy_patterns():
     for key in ("prefix", "suffix", "infix"):
         re.compile("|".join(a["src"] for a in data[key]))
         assert all({"first", "last", "need", "nullable", "maxwidth"} <= set(a) for a in data[key])
+
+
+def test_the_word_cache_loops_are_the_same_compiled_or_not(monkeypatch):
+    """spacy_split's chunk-cache look-ups (C when built) against their Python versions."""
+    import types
+
+    from data_prep.steps import spacy_split
+
+    text = "Der Hund (bellt), und der Hund bellt. usw. z.B. e-mail: a@b.de — 12,5 % \u00a0 ok"
+    assert isinstance(spacy_split.unseen, types.BuiltinFunctionType), "data_prep.steps._native not built"
+    compiled = spacy_split.SpacySplitter("de").words(text)
+    monkeypatch.setattr(spacy_split, "unseen", lambda keys, mapping: list(set(keys).difference(mapping)))
+    monkeypatch.setattr(spacy_split, "gather", lambda keys, mapping: [t for k in keys for t in mapping[k]])
+    assert spacy_split.SpacySplitter("de").words(text) == compiled

@@ -17,7 +17,7 @@ from data_prep.dedup.signatures import MinHashParams, SignatureBatch, exact_hash
 from data_prep.pipeline.dropped import DroppedWriter
 from data_prep.pipeline.state import Plan, Workdir
 from data_prep.pipeline.stats import StepStats
-from data_prep.pipeline.step import PipelineStep
+from data_prep.pipeline.step import PipelineStep, run_steps
 from data_prep.readers import ReaderOptions, ReadResult, make_reader
 from data_prep.writers import JsonlZstWriter
 from llm_train.utils.atomic import atomic_replace_dir
@@ -69,8 +69,7 @@ def process_shard(plan: Plan, workdir: Workdir, index: int, steps: list[Pipeline
         step.on_drop = dropped
     result = ReadResult()
     docs = make_reader(shard.format, opts).read(shard.path, result)
-    for step in steps:
-        docs = step.run(docs)
+    docs = run_steps(steps, docs)
 
     keys: dict[str, _LangKeys] = defaultdict(lambda: _LangKeys(params))
     writer = JsonlZstWriter(tmp / "docs.jsonl.zst")

@@ -1,4 +1,4 @@
-"""Word n-gram statistics for the Gopher repetition rules, counted in C (`_ngram.c`).
+"""Word n-gram statistics for the Gopher repetition rules, counted in C (`_native.c`).
 
 datatrove compares the most-frequent n-grams as `" ".join(tokens)` (tokens hold no spaces, so
 that is the token sequence: compared as token ids) and the duplicated n-grams as `"".join(tokens)`,
@@ -16,12 +16,12 @@ from itertools import count
 import numpy as np
 
 try:
-    from data_prep.steps._ngram import ngram_profile
+    from data_prep.steps._native import ngram_profile
 except ImportError:  # a source tree used without `pip install`: said when a filter needs it
     ngram_profile = None
 
 NOT_BUILT = (
-    "data_prep.steps._ngram is not built: install the project with `pip install -e .` "
+    "data_prep.steps._native is not built: install the project with `pip install -e .` "
     "(it compiles one small C module; needs a C compiler)"
 )
 

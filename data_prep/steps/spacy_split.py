@@ -23,6 +23,17 @@ from functools import cache
 from itertools import chain
 from pathlib import Path
 
+try:
+    from data_prep.steps._native import gather, unseen
+except ImportError:  # a source tree without `pip install -e .`: the same, in Python
+
+    def unseen(keys: list[str], mapping: dict) -> list[str]:
+        return list(set(keys).difference(mapping))
+
+    def gather(keys: list[str], mapping: dict) -> list[str]:
+        return list(chain.from_iterable(map(mapping.__getitem__, keys)))
+
+
 RULES_DIR = Path(__file__).resolve().parents[1] / "resources" / "spacy"
 FALLBACK = "xx"  # spaCy's multi-language rules, for languages without their own
 CACHE_LIMIT = 400_000  # distinct chunks remembered per language (~60 MB at most)
@@ -590,7 +601,7 @@ class SpacySplitter:
         """The document's tokens as datatrove's `split_into_words` returns them."""
         chunks = text.split()
         cache = self._chunks
-        new = set(chunks).difference(cache)
+        new = set(unseen(chunks, cache))
         if new:
             if len(cache) + len(new) >= CACHE_LIMIT:
                 cache.clear()
@@ -606,7 +617,7 @@ class SpacySplitter:
                 new.difference_update(safe)
             for chunk in new:
                 cache[chunk] = self._chunk_tokens(chunk)
-        toks = list(chain.from_iterable(map(cache.__getitem__, chunks)))
+        toks = gather(chunks, cache)
         if self._spaced:
             for string, pattern in self._spaced:
                 if string in text:

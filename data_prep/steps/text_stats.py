@@ -6,10 +6,11 @@ spaCy, so the counts are the same. Agreement with datatrove's decisions is measu
 benchmarks/prep_vs_datatrove.py.
 
 Several filters look at the same text one after another (Gopher repetition, Gopher quality,
-FineWeb), so `doc_tokens(text, lang)` keeps the last few results keyed by the identity of the
-text object (a changed text is a new object). Besides the tokens it gives each token an id
-(equal ids for equal tokens, the same across documents) and per-id facts (length, is it a word,
-has it a letter), so the filters count with numpy instead of looping over tokens.
+FineWeb), so `doc_tokens(text, lang)` keeps the results of the last few hundred documents (the steps
+run in bursts), keyed by the identity of the text object (a changed text is a new object). Besides
+the tokens it gives each token an id (equal ids for equal tokens, the same across documents) and
+per-id facts (length, is it a word, has it a letter), so the filters count with numpy instead of
+looping over tokens.
 """
 
 from __future__ import annotations
@@ -18,11 +19,12 @@ import re
 
 import numpy as np
 
+from data_prep.pipeline.step import BURST
 from data_prep.resources import char_set
 from data_prep.steps.spacy_split import splitter
 
 try:
-    from data_prep.steps._ngram import lookup_ids
+    from data_prep.steps._native import lookup_ids
 except ImportError:  # not built (a source tree without `pip install`): the same ids, slower
     lookup_ids = None
 
@@ -32,7 +34,7 @@ PUNCTUATION: frozenset[str] = char_set("punctuation") | char_set("terminal_punct
 PUNCTUATION_CHARS: str = "".join(sorted(PUNCTUATION))
 
 _CACHE: dict[tuple[int, str | None], tuple[str, DocTokens]] = {}
-_CACHE_SIZE = 8
+_CACHE_SIZE = 4 * BURST  # a burst of documents, and their texts after C4 rewrote them, twice over
 _MAX_IDS = 2_000_000  # distinct tokens remembered (then the table starts over)
 # A letter as str.isalpha says (the regex class also takes "²", "½": checked again below).
 _HAS_ALPHA = re.compile(r"[^\W\d_]")
@@ -115,7 +117,7 @@ def doc_tokens(text: str, lang: str | None) -> DocTokens:
     if hit is not None and hit[0] is text:
         return hit[1]
     if len(_CACHE) >= _CACHE_SIZE:
-        _CACHE.clear()
+        del _CACHE[next(iter(_CACHE))]  # the oldest: the steps run in bursts, in order
     if len(_TABLE) >= _MAX_IDS:
         _TABLE.clear()  # ids of cached documents would now be stale
         _CACHE.clear()

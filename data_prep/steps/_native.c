@@ -1,6 +1,6 @@
-/* The inner loops of the Gopher repetition statistics (data_prep/steps/ngram_stats.py).
+/* The inner loops of the quality filters' word statistics, compiled.
  *
- * datatrove's GopherRepetitionFilter builds Python strings for every n-gram and puts them in a
+ * The Gopher repetition n-grams (data_prep/steps/ngram_stats.py): datatrove's GopherRepetitionFilter builds Python strings for every n-gram and puts them in a
  * Counter or a set: that is most of its time. Here each n-gram is a position in the document's
  * token arrays; a hash table of positions answers "seen before?" and "how often?", and equal
  * hashes are confirmed by comparing the tokens (top n-grams) or the characters (duplicated
@@ -12,8 +12,12 @@
  *   codes: uint32[cum[m]], the joined tokens as code points (or their UTF-32 bytes)
  *   top, dup: sequences of n; only n <= m are answered
  *
+ * The token ids (data_prep/steps/text_stats.py) and the word splitter's chunk cache
+ * (data_prep/steps/spacy_split.py), one dict look-up per item without a Python loop:
  * lookup_ids(tokens, table, out) -> number of tokens missing from `table`
  *   out: int64[len(tokens)], table[token] for every token, -1 where it has none
+ * unseen(keys, mapping) -> the distinct keys `mapping` lacks
+ * gather(keys, mapping) -> the items of the tuples mapping[key], key after key
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
@@ -146,6 +150,7 @@ static int64_t *ns_of(PyObject *seq, Py_ssize_t *count) {
     if (!fast) return NULL;
     Py_ssize_t k = PySequence_Fast_GET_SIZE(fast);
     int64_t *out = PyMem_Malloc((size_t)(k + 1) * sizeof(int64_t));
+    if (!out) PyErr_NoMemory();
     for (Py_ssize_t i = 0; out && i < k; i++) {
         out[i] = PyLong_AsLongLong(PySequence_Fast_GET_ITEM(fast, i));
         if (out[i] < 1) {
@@ -293,16 +298,70 @@ static PyObject *lookup_ids(PyObject *self, PyObject *args) {
     return PyLong_FromSsize_t(missing);
 }
 
+/* the distinct keys `mapping` lacks, in first-seen order */
+static PyObject *unseen(PyObject *self, PyObject *args) {
+    PyObject *keys, *mapping;
+    if (!PyArg_ParseTuple(args, "O!O!", &PyList_Type, &keys, &PyDict_Type, &mapping)) return NULL;
+    PyObject *out = PyList_New(0), *seen = PySet_New(NULL);
+    for (Py_ssize_t i = 0; out && seen && i < PyList_GET_SIZE(keys); i++) {
+        PyObject *key = PyList_GET_ITEM(keys, i);
+        int in = PyDict_Contains(mapping, key);
+        int dup = in == 0 ? PySet_Contains(seen, key) : 0;
+        if (in < 0 || dup < 0 || (in == 0 && !dup && (PySet_Add(seen, key) < 0 || PyList_Append(out, key) < 0)))
+            Py_CLEAR(out);
+    }
+    if (!seen) Py_CLEAR(out);
+    Py_XDECREF(seen);
+    return out;
+}
+
+/* the items of the tuples mapping[key], key after key, in one list */
+static PyObject *gather(PyObject *self, PyObject *args) {
+    PyObject *keys, *mapping;
+    if (!PyArg_ParseTuple(args, "O!O!", &PyList_Type, &keys, &PyDict_Type, &mapping)) return NULL;
+    Py_ssize_t n = PyList_GET_SIZE(keys), size = 0;
+    PyObject *out = PyList_New(n + n / 4); /* about 1.2 tokens per chunk: grown below if not */
+    for (Py_ssize_t i = 0; out && i < n; i++) {
+        PyObject *key = PyList_GET_ITEM(keys, i);
+        PyObject *value = PyDict_GetItemWithError(mapping, key); /* borrowed */
+        if (!value || !PyTuple_Check(value)) {
+            if (!PyErr_Occurred())
+                PyErr_SetObject(value ? PyExc_TypeError : PyExc_KeyError, key);
+            Py_CLEAR(out);
+            break;
+        }
+        for (Py_ssize_t j = 0; j < PyTuple_GET_SIZE(value); j++) {
+            PyObject *item = PyTuple_GET_ITEM(value, j);
+            Py_INCREF(item);
+            if (size < PyList_GET_SIZE(out)) {
+                PyList_SET_ITEM(out, size, item); /* the slot holds NULL: nothing to release */
+            } else if (PyList_Append(out, item) < 0) {
+                Py_DECREF(item);
+                Py_CLEAR(out);
+                break;
+            } else {
+                Py_DECREF(item);
+            }
+            size++;
+        }
+    }
+    if (out && size < PyList_GET_SIZE(out) && PyList_SetSlice(out, size, PyList_GET_SIZE(out), NULL) < 0)
+        Py_CLEAR(out);
+    return out;
+}
+
 static PyMethodDef methods[] = {
     {"ngram_profile", ngram_profile, METH_VARARGS,
      "ngram_profile(ids, cum, codes, top, dup) -> ({n: top_chars}, {n: duplicated_chars})"},
+    {"unseen", unseen, METH_VARARGS, "unseen(keys, mapping) -> distinct keys not in mapping"},
+    {"gather", gather, METH_VARARGS, "gather(keys, mapping) -> the items of mapping[key] for every key"},
     {"lookup_ids", lookup_ids, METH_VARARGS,
      "lookup_ids(tokens, table, out) -> how many tokens `table` lacks (their out[i] is -1)"},
     {NULL, NULL, 0, NULL},
 };
 
 static struct PyModuleDef module = {
-    PyModuleDef_HEAD_INIT, .m_name = "_ngram", .m_size = -1, .m_methods = methods,
+    PyModuleDef_HEAD_INIT, .m_name = "_native", .m_size = -1, .m_methods = methods,
 };
 
-PyMODINIT_FUNC PyInit__ngram(void) { return PyModule_Create(&module); }
+PyMODINIT_FUNC PyInit__native(void) { return PyModule_Create(&module); }
