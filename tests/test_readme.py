@@ -1,7 +1,7 @@
 """README.md is executable: every command of its fenced `bash` blocks runs, in order, in a temp dir.
 
 The temp dir holds links to what the README's relative paths name (data/, configs/, scripts/,
-Makefile, pyproject.toml); `work/` and `runs/` are written there, as `make demo` writes them in a
+Makefile, pyproject.toml, setup.py); `work/` and `runs/` are written there, as `make demo` writes them in a
 checkout. Each command runs with bash as written, except:
     - a command marked `# not run by the README test: <reason>` is skipped and listed with its reason;
     - a command marked `# the README test runs this with --dry-run` runs with `--dry-run` appended;
@@ -35,7 +35,7 @@ REPO = Path(__file__).resolve().parents[1]
 README = REPO / "README.md"
 BIN = Path(sys.executable).parent  # the venv's bin: `llm-train` resolves as in the README
 # What the README's relative paths name, linked into the directory the commands run in.
-LINKED = ("data", "configs", "scripts", "Makefile", "pyproject.toml")
+LINKED = ("data", "configs", "scripts", "Makefile", "pyproject.toml", "setup.py")
 # Commands that serve until stopped, and the text they print once they serve.
 SERVED = {re.compile(r"^llm-train track ui\b"): "ssh -N -L"}
 NUM = r"[\d,.]+"

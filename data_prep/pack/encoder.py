@@ -1,12 +1,13 @@
 """Turn document texts into token ids as fast as one core allows.
 
-For tokenizers trained by `llm-train tokenizer` (NFC, one Split regex, ByteLevel, BPE) the ids
-of a text are the concatenation of BPE(bytes(piece)) over the regex pieces of NFC(text): each
-piece is encoded on its own. `PieceCacheEncoder` exploits that: it splits with the same regex
-(`pieces.py`, in C; checked against Python `regex`, itself checked against the Rust/Oniguruma
-split on multilingual text and fuzzed Unicode in the tests), looks every piece up in a dict and
-runs the tokenizer's own BPE model only on pieces it has not seen. Word frequencies are Zipfian, so most pieces hit, and the per-byte
-alignment bookkeeping HF does in `encode` is skipped: 3-5x faster per core than `encode_batch`.
+For tokenizers trained by `llm-train tokenizer` (NFC, one Split regex, ByteLevel, BPE) the ids of a
+text are the concatenation of BPE(bytes(piece)) over the regex pieces of NFC(text): each piece is
+encoded on its own. `PieceCacheEncoder` exploits that: it splits with the same regex (`pieces.py`,
+in C; checked against Python `regex`, itself checked against the Rust/Oniguruma split on
+multilingual text and fuzzed Unicode in the tests), looks every piece up in a dict and runs the
+tokenizer's own BPE model only on pieces it has not seen. Word frequencies are Zipfian, so most
+pieces hit, and the per-byte alignment bookkeeping HF does in `encode` is skipped: 3-5x faster per
+core than `encode_batch`.
 
 `encode_flat` returns a whole batch as one token array (each text followed by the end-of-document
 id) straight from the cache, without a Python list per document.
@@ -88,8 +89,8 @@ class PieceCacheEncoder:
         self.byte_table = str.maketrans({chr(b): c for b, c in enumerate(byte_to_unicode())})
 
     def _fill(self, pieces: list[str], eod: int) -> None:
-        """Encode the pieces the cache lacks and add them (emptying it first when it would grow too big:
-        simpler than tracking recency, and pieces re-enter within a few documents)."""
+        """Encode the pieces the cache lacks and add them. A cache that would grow too big is emptied
+        first: simpler than tracking recency, and pieces re-enter within a few documents."""
         if len(self.cache) + len(pieces) > self.cache_entries:
             self.cache.clear()
             self.cache[""] = (eod,)

@@ -22,13 +22,13 @@ _PARAGRAPH = re.compile(r"\n{2,}")
 
 
 def split_paragraphs(text: str) -> list[str]:
-    """`re.split(r"\n{2,}", text)`; without a run of three newlines (never after `normalize`)
+    r"""`re.split(r"\n{2,}", text)`; without a run of three newlines (never after `normalize`)
     that is a plain split on two."""
     return _PARAGRAPH.split(text) if "\n\n\n" in text else text.split("\n\n")
 
 
 def split_lines(text: str) -> list[str]:
-    """`re.split(r"\n+", text)` by `str.split`: the empty strings between adjacent newlines go,
+    r"""`re.split(r"\n+", text)` by `str.split`: the empty strings between adjacent newlines go,
     those at the two ends (text starting or ending with a newline) stay, as the regex keeps them."""
     parts = text.split("\n")
     if len(parts) < 3:
