@@ -82,7 +82,7 @@ def test_the_compiled_counter_and_id_lookup_are_built():
     from data_prep.steps import ngram_stats, text_stats
 
     assert ngram_stats.ngram_profile is not None, ngram_stats.NOT_BUILT
-    assert text_stats.lookup_ids is not None, ngram_stats.NOT_BUILT
+    assert text_stats.lookup_ids is not text_stats._lookup_ids, ngram_stats.NOT_BUILT
 
 
 def test_token_ids_are_the_same_with_and_without_the_compiled_lookup(monkeypatch):
@@ -90,6 +90,6 @@ def test_token_ids_are_the_same_with_and_without_the_compiled_lookup(monkeypatch
 
     toks = ["der", "Hund", ",", "der", "Ω", "Hund", "neu-wort", "der"]
     compiled = text_stats.DocTokens(list(toks)).ids
-    monkeypatch.setattr(text_stats, "lookup_ids", None)
+    monkeypatch.setattr(text_stats, "lookup_ids", text_stats._lookup_ids)
     assert text_stats.DocTokens(list(toks)).ids.tolist() == compiled.tolist()
     assert len(set(compiled.tolist())) == len(set(toks))

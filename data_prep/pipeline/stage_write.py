@@ -14,6 +14,7 @@ import numpy as np
 import xxhash
 
 from data_prep.dedup.clusters import key_row, key_shard
+from data_prep.document import utf8_size
 from data_prep.pipeline.dropped import DroppedWriter
 from data_prep.pipeline.state import Plan, Workdir
 from data_prep.pipeline.stats import StepStats
@@ -56,7 +57,7 @@ def write_shard(plan: Plan, workdir: Workdir, index: int) -> dict[str, Any]:
     docs_path = workdir.shard_dir(index) / "docs.jsonl.zst"
     try:
         for row, doc in enumerate(read_jsonl_zst(docs_path)):
-            nbytes = len(doc.text.encode("utf-8"))
+            nbytes = utf8_size(doc.text)
             lang = doc.lang
             dedup.update("docs_in", 1, lang)
             dedup.update("bytes_in", nbytes, lang)

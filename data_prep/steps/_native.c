@@ -319,34 +319,21 @@ static PyObject *unseen(PyObject *self, PyObject *args) {
 static PyObject *gather(PyObject *self, PyObject *args) {
     PyObject *keys, *mapping;
     if (!PyArg_ParseTuple(args, "O!O!", &PyList_Type, &keys, &PyDict_Type, &mapping)) return NULL;
-    Py_ssize_t n = PyList_GET_SIZE(keys), size = 0;
-    PyObject *out = PyList_New(n + n / 4); /* about 1.2 tokens per chunk: grown below if not */
-    for (Py_ssize_t i = 0; out && i < n; i++) {
+    PyObject *out = PyList_New(0);
+    for (Py_ssize_t i = 0; out && i < PyList_GET_SIZE(keys); i++) {
         PyObject *key = PyList_GET_ITEM(keys, i);
         PyObject *value = PyDict_GetItemWithError(mapping, key); /* borrowed */
         if (!value || !PyTuple_Check(value)) {
-            if (!PyErr_Occurred())
-                PyErr_SetObject(value ? PyExc_TypeError : PyExc_KeyError, key);
+            if (!PyErr_Occurred()) PyErr_SetObject(value ? PyExc_TypeError : PyExc_KeyError, key);
             Py_CLEAR(out);
             break;
         }
-        for (Py_ssize_t j = 0; j < PyTuple_GET_SIZE(value); j++) {
-            PyObject *item = PyTuple_GET_ITEM(value, j);
-            Py_INCREF(item);
-            if (size < PyList_GET_SIZE(out)) {
-                PyList_SET_ITEM(out, size, item); /* the slot holds NULL: nothing to release */
-            } else if (PyList_Append(out, item) < 0) {
-                Py_DECREF(item);
+        for (Py_ssize_t j = 0; j < PyTuple_GET_SIZE(value); j++)
+            if (PyList_Append(out, PyTuple_GET_ITEM(value, j)) < 0) {
                 Py_CLEAR(out);
                 break;
-            } else {
-                Py_DECREF(item);
             }
-            size++;
-        }
     }
-    if (out && size < PyList_GET_SIZE(out) && PyList_SetSlice(out, size, PyList_GET_SIZE(out), NULL) < 0)
-        Py_CLEAR(out);
     return out;
 }
 

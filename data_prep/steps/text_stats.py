@@ -24,9 +24,9 @@ from data_prep.resources import char_set
 from data_prep.steps.spacy_split import splitter
 
 try:
-    from data_prep.steps._native import lookup_ids
-except ImportError:  # not built (a source tree without `pip install`): the same ids, slower
-    lookup_ids = None
+    from data_prep.steps import _native
+except ImportError:  # a source tree without `pip install -e .`: the Python versions below
+    _native = None
 
 TERMINAL_PUNCTUATION: tuple[str, ...] = tuple(sorted(char_set("terminal_punctuation")))
 # A token made only of these characters is a symbol, not a word (Gopher's definition).
@@ -74,6 +74,15 @@ class _TokenTable(dict):
 _TABLE = _TokenTable()
 
 
+def _lookup_ids(tokens: list[str], table: dict, out: np.ndarray) -> int:
+    out[:] = [table.get(t, -1) for t in tokens]
+    return int(np.count_nonzero(out < 0))
+
+
+# out[i] = table[tokens[i]], -1 where the table has none; returns how many it lacks. C when built.
+lookup_ids = _native.lookup_ids if _native is not None else _lookup_ids
+
+
 class DocTokens:
     """One document's tokens, their ids in the shared table, and their lengths."""
 
@@ -87,9 +96,6 @@ class DocTokens:
     def ids(self) -> np.ndarray:
         if self._ids is None:
             toks = self.toks
-            if lookup_ids is None:
-                self._ids = np.fromiter(map(_TABLE.__getitem__, toks), dtype=np.int64, count=len(toks))
-                return self._ids
             ids = np.empty(len(toks), dtype=np.int64)
             if lookup_ids(toks, _TABLE, ids):  # tokens never seen: their ids are made here, in order
                 at = np.flatnonzero(ids < 0)

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import zstandard
 
-from data_prep.document import Document
+from data_prep.document import Document, utf8_size
 from llm_train.utils.atomic import fsync_dir
 
 ZSTD_LEVEL = 3
@@ -41,7 +41,7 @@ class JsonlZstWriter:
     def write(self, doc: Document) -> None:
         self._zst.write(doc_line(doc))
         self.docs += 1
-        self.bytes += len(doc.text.encode("utf-8"))
+        self.bytes += utf8_size(doc.text)
 
     def commit(self) -> Path:
         self._zst.flush(zstandard.FLUSH_FRAME)
